@@ -1,0 +1,3 @@
+export * from "./subjects.ts";
+export * from "./payloads.ts";
+export * from "./codec.ts";

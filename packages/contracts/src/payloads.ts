@@ -1,0 +1,142 @@
+/**
+ * Payloads of the subjects in `subjects.ts`. Every payload carries `v`, its contract version.
+ * JIDs travel as strings (RFC 7622 form); stanzas as serialized XML (`xml`), so a hop that does
+ * not care about a stanza's content never parses it.
+ */
+
+export type StanzaKind = "message" | "presence" | "iq";
+
+/** edge-listener → policy: a stanza accepted on an authenticated inbound stream. */
+export interface InboundStanza {
+  v: 1;
+  /** Unique per accepted stanza (edge replica id + stream id + sequence); the de-duplication key. */
+  id: string;
+  /** Milliseconds since the epoch when the edge accepted it. */
+  receivedAt: number;
+  /** The edge replica that accepted it, and the stream it came on. */
+  edge: string;
+  streamId: string;
+  /** The domain the stream authenticated as (already checked against the stanza's `from`). */
+  partnerDomain: string;
+  /** Our domain the stanza is addressed to. */
+  localDomain: string;
+  kind: StanzaKind;
+  /** The stanza's `type` attribute, if any. */
+  type?: string;
+  from: string;
+  to: string;
+  xml: string;
+}
+
+/** policy → sip-translator: deliver an authorised stanza to the SIP side. */
+export interface SipDeliveryRequest {
+  v: 1;
+  id: string;
+  kind: StanzaKind;
+  type?: string;
+  from: string;
+  to: string;
+  /** The internal SIP domain that `to`'s XMPP domain maps to. */
+  sipDomain: string;
+  xml: string;
+}
+
+/** An XMPP stanza error (RFC 6120 §8.3). */
+export interface StanzaErrorInfo {
+  type: "auth" | "cancel" | "continue" | "modify" | "wait";
+  condition: string;
+  text?: string;
+}
+
+/** sip-translator → policy: what became of a delivery. */
+export interface SipDeliveryResult {
+  v: 1;
+  id: string;
+  /** delivered: the SIP side accepted it (2xx); failed: it did not, `error` says why; ignored: nothing to send (e.g. an empty message). */
+  outcome: "delivered" | "failed" | "ignored";
+  sipStatus?: number;
+  sipReason?: string;
+  /** For `failed`: the XMPP error to return to the sender (RFC 7247 §8 mapping). */
+  error?: StanzaErrorInfo;
+}
+
+/** any → edge-listener: send this stanza to a remote XMPP domain. */
+export interface OutboundStanza {
+  v: 1;
+  id: string;
+  localDomain: string;
+  remoteDomain: string;
+  xml: string;
+}
+
+/** edge-listener → dialback-authority: make the key for a stream we originate (XEP-0185). */
+export interface DialbackKeyRequest {
+  v: 1;
+  receiving: string;
+  originating: string;
+  streamId: string;
+}
+export interface DialbackKeyReply {
+  v: 1;
+  key: string;
+}
+
+/** edge-listener → dialback-authority: a partner's `db:verify` to us as authoritative server. */
+export interface DialbackVerifyRequest {
+  v: 1;
+  /** The receiving server (the partner asking: the `from` of its db:verify). */
+  receiving: string;
+  /** The originating domain (ours: the `to` of its db:verify). */
+  originating: string;
+  streamId: string;
+  key: string;
+}
+
+/** edge-listener → dialback-authority: a partner's `db:result` to us as receiving server. */
+export interface DialbackAuthorizeRequest {
+  v: 1;
+  /** Our domain (the `to` of the db:result). */
+  receiving: string;
+  /** The partner's domain being authenticated (the `from` of the db:result). */
+  originating: string;
+  /** The stream id we gave the partner's inbound stream. */
+  streamId: string;
+  key: string;
+}
+
+export interface DialbackVerdict {
+  v: 1;
+  valid: boolean;
+  /** Why the verdict is not `valid`, for logs and the admin. */
+  reason?: string;
+}
+
+/** any → dns-registrar: where do a domain's s2s services live? */
+export interface ResolveRequest {
+  v: 1;
+  domain: string;
+}
+
+export interface ResolvedTarget {
+  host: string;
+  port: number;
+  /** true for XEP-0368 `_xmpps-server._tcp` targets: TLS from the first byte. */
+  directTls: boolean;
+  priority: number;
+  weight: number;
+}
+
+export interface ResolveReply {
+  v: 1;
+  /** In the order to try them (RFC 2782 priority, then weight). Empty when nothing resolves. */
+  targets: ResolvedTarget[];
+  /** Set when the lookup failed (not when the domain simply has no records). */
+  error?: string;
+}
+
+/** policy → everyone: configuration changed; drop caches for it. */
+export interface ConfigChanged {
+  v: 1;
+  kind: "partner" | "allowlist" | "user";
+  key: string;
+}
