@@ -1,0 +1,4 @@
+export * from "./negotiation.ts";
+export * from "./schema.ts";
+export * from "./load.ts";
+export * from "./partners.ts";
