@@ -1,0 +1,3 @@
+export * from "./bus.ts";
+export * from "./http.ts";
+export * from "./service.ts";

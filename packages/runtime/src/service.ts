@@ -1,0 +1,179 @@
+/**
+ * How every service starts and stops: configuration validated first (every error printed, exit
+ * code 2), then tracing, logs, metrics, NATS and Redis (retried with backoff: a service starts in
+ * any order and reports /readyz false until its dependencies answer), then the service's own
+ * start function. SIGTERM / SIGINT drain: readiness goes false, the service's shutdown hooks run
+ * (newest first), NATS drains, Redis quits.
+ */
+import { hostname } from "node:os";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+import type { FastifyInstance } from "fastify";
+import { ConfigError, configPathFrom, loadConfigFile, type GatewayConfig } from "@passerelle/config";
+import { Counter, createLogger, createMetricsRegistry, initTracing, shutdownTracing, type Logger, type Registry } from "@passerelle/telemetry";
+import { Bus } from "./bus.ts";
+import { createHttpServer, type ReadinessCheck } from "./http.ts";
+
+export type ServiceName = "edge-listener" | "dialback-authority" | "policy" | "sip-translator" | "dns-registrar";
+
+const httpKey: Record<ServiceName, keyof GatewayConfig["services"]> = {
+  "edge-listener": "edgeListener",
+  "dialback-authority": "dialbackAuthority",
+  policy: "policy",
+  "sip-translator": "sipTranslator",
+  "dns-registrar": "dnsRegistrar",
+};
+
+export interface ServiceContext {
+  name: ServiceName;
+  /** Unique per process: hostname (the pod name in Kubernetes) and pid. */
+  replicaId: string;
+  config: GatewayConfig;
+  log: Logger;
+  metrics: Registry;
+  nats: NatsConnection;
+  bus: Bus;
+  redis: Redis;
+  http: FastifyInstance;
+  onShutdown(hook: () => Promise<void> | void): void;
+  addReadinessCheck(name: string, check: ReadinessCheck): void;
+}
+
+export interface ServiceDefinition {
+  name: ServiceName;
+  /** Whether the service needs Redis (all do today; kept explicit for tests). */
+  redis?: boolean;
+  start(ctx: ServiceContext): Promise<void>;
+}
+
+/** Load the configuration or exit with every problem printed. */
+export function loadConfigOrExit(argv = process.argv.slice(2), env = process.env): GatewayConfig {
+  const path = configPathFrom(argv, env);
+  if (path === undefined) {
+    process.stderr.write("passerelle: no configuration: pass --config PATH or set PASSERELLE_CONFIG\n");
+    process.exit(2);
+  }
+  try {
+    return loadConfigFile(path);
+  } catch (err) {
+    process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+}
+
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url.split(","),
+    name,
+    // Keep trying on the first connect too: services start in any order.
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    maxPingOut: 3,
+    pingInterval: 10_000,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" || status.type === "error") log.warn({ nats: status.type }, "NATS connection trouble");
+      else if (status.type === "reconnect") log.info("NATS reconnected");
+    }
+  })();
+  return nc;
+}
+
+export function connectRedis(url: string, log: Logger): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: false,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+  });
+  let lastError = "";
+  redis.on("error", (err: Error) => {
+    if (err.message !== lastError) log.warn({ err: err.message }, "Redis connection trouble");
+    lastError = err.message;
+  });
+  redis.on("ready", () => {
+    lastError = "";
+  });
+  return redis;
+}
+
+export async function runService(definition: ServiceDefinition, config = loadConfigOrExit()): Promise<ServiceContext> {
+  const name = definition.name;
+  initTracing(name);
+  const log = createLogger(name);
+  for (const warning of config.warnings) log.warn(warning);
+  const metrics = createMetricsRegistry(name);
+  const crashes = new Counter({
+    name: "passerelle_unhandled_errors_total",
+    help: "Errors that reached the process's last-resort handlers (a bug: each is logged)",
+    registers: [metrics],
+  });
+  // Nothing crashes a process: a bug that escapes is logged and counted, and the process goes on.
+  process.on("uncaughtException", (err) => {
+    crashes.inc();
+    log.error({ err }, "uncaught exception");
+  });
+  process.on("unhandledRejection", (reason) => {
+    crashes.inc();
+    log.error({ err: reason }, "unhandled promise rejection");
+  });
+
+  const checks = new Map<string, ReadinessCheck>();
+  const hooks: (() => Promise<void> | void)[] = [];
+  let draining = false;
+  const http = createHttpServer(metrics, checks, () => draining);
+  const listen = config.services[httpKey[name]].http;
+  const port = Number(process.env.PASSERELLE_HTTP_PORT ?? listen.port);
+  await http.listen({ host: process.env.PASSERELLE_HTTP_HOST ?? listen.host, port });
+
+  const replicaId = `${process.env.POD_NAME ?? hostname()}-${process.pid}`;
+  log.info({ http: `${listen.host}:${port}`, nats: config.nats.url, redis: config.redis.url }, "starting");
+  const redis = connectRedis(config.redis.url, log);
+  checks.set("redis", () => redis.status === "ready");
+  const nats = await connectNats(config.nats.url, `${name}/${replicaId}`, log);
+  checks.set("nats", () => !nats.isClosed() && !nats.isDraining());
+  const bus = new Bus({ nats, log, metrics });
+
+  const ctx: ServiceContext = {
+    name,
+    replicaId,
+    config,
+    log,
+    metrics,
+    nats,
+    bus,
+    redis,
+    http,
+    onShutdown: (hook) => hooks.push(hook),
+    addReadinessCheck: (checkName, check) => checks.set(checkName, check),
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopping ??= (async () => {
+      draining = true;
+      log.info({ signal }, "draining");
+      for (const hook of hooks.reverse()) {
+        try {
+          await hook();
+        } catch (err) {
+          log.error({ err }, "shutdown hook failed");
+        }
+      }
+      await nats.drain().catch(() => undefined);
+      await redis.quit().catch(() => undefined);
+      await http.close().catch(() => undefined);
+      await shutdownTracing().catch(() => undefined);
+      log.info("stopped");
+      process.exit(0);
+    })();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+
+  await definition.start(ctx);
+  log.info("started");
+  return ctx;
+}
