@@ -1,0 +1,14 @@
+export { createScope, Scope, repoRoot, workRoot } from "./scope.ts";
+export { runCommand, sleep } from "./run-command.ts";
+export type { CommandResult, RunCommandOptions } from "./run-command.ts";
+export { createNetns, sweepStaleNetns, NETNS_PREFIX } from "./netns.ts";
+export type { Netns, NetnsOptions } from "./netns.ts";
+export { spawnProcess, waitForPort, probeTcp, probeTcpInNetns } from "./processes.ts";
+export type { ExitInfo, RunningProcess, SpawnOptions } from "./processes.ts";
+export { freePort } from "./ports.ts";
+export { startNats } from "./nats.ts";
+export type { NatsOptions, NatsServer } from "./nats.ts";
+export { startRedis } from "./redis.ts";
+export type { RedisOptions, RedisServer } from "./redis.ts";
+export { createTestCa, createSelfSigned, OID_DNS_SRV, OID_XMPP_ADDR } from "./pki.ts";
+export type { CertificateFiles, LeafOptions, TestCa } from "./pki.ts";
