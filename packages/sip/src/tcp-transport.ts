@@ -43,8 +43,11 @@ export class TcpTransport implements SipTransport {
       maxConnections: options.maxConnections ?? 1000,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
     };
-    let transport: TcpTransport | undefined;
-    const server = createServer((socket) => transport?.adopt(socket));
+    const holder: { transport?: TcpTransport } = {};
+    const server = createServer((socket) => {
+      if (holder.transport) holder.transport.adopt(socket);
+      else socket.destroy();
+    });
     server.on("error", () => {});
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -55,8 +58,8 @@ export class TcpTransport implements SipTransport {
     });
     const address = server.address();
     if (address === null || typeof address === "string") throw new Error("TCP server has no address");
-    transport = new TcpTransport(server, { host: address.address, port: address.port }, full, events);
-    return transport;
+    holder.transport = new TcpTransport(server, { host: address.address, port: address.port }, full, events);
+    return holder.transport;
   }
 
   async send(data: Buffer, target: Peer): Promise<void> {

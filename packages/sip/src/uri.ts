@@ -72,7 +72,8 @@ const MAX_URI_LENGTH = 4096;
 const HOSTNAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6_REF = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
-// Characters never allowed raw anywhere in a URI.
+// Characters never allowed raw anywhere in a URI (controls included, on purpose).
+// eslint-disable-next-line no-control-regex
 const FORBIDDEN_RAW = /[\s<>"\\^`{|}\x00-\x1f\x7f]/;
 
 /** Parse a sip: or sips: URI (RFC 3261 §19.1.1). Throws SipParseError. */
