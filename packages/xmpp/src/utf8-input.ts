@@ -1,0 +1,39 @@
+import { isUtf8 } from "node:buffer";
+import { StringDecoder } from "node:string_decoder";
+
+const EMPTY = Buffer.alloc(0);
+
+/** How many bytes at the end of `b` start a UTF-8 sequence that the next chunk must complete. */
+function incompleteTail(b: Buffer): number {
+  const n = b.length;
+  for (let back = 1; back <= 3 && back <= n; back++) {
+    const byte = b[n - back] ?? 0;
+    if (byte < 0x80) return 0; // ASCII: nothing pending
+    if (byte >= 0xc0) {
+      // RFC 3629 §3: a lead byte announces a 2, 3 or 4 byte sequence.
+      const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+      return need > back ? back : 0;
+    }
+  }
+  return 0;
+}
+
+/**
+ * UTF-8 bytes to text across TCP chunk boundaries (node:string_decoder), refusing invalid UTF-8
+ * (RFC 3629 §3, RFC 6120 §11.6). The decoder turns every invalid sequence into U+FFFD, so the
+ * common case costs one scan for U+FFFD; only a chunk that holds one is checked strictly.
+ */
+export class Utf8Input {
+  private readonly decoder = new StringDecoder("utf8");
+  private carry: Buffer = EMPTY;
+
+  /** The text of the chunk, or undefined if the bytes are not valid UTF-8. */
+  decode(chunk: Buffer): string | undefined {
+    const text = this.decoder.write(chunk);
+    const all = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
+    const tail = incompleteTail(all);
+    if (text.includes("\uFFFD") && !isUtf8(all.subarray(0, all.length - tail))) return undefined;
+    this.carry = tail === 0 ? EMPTY : Buffer.from(all.subarray(all.length - tail));
+    return text;
+  }
+}
