@@ -25,6 +25,10 @@ export interface LeafOptions {
   readonly domains: readonly string[];
   /** Add id-on-xmppAddr and SRV-ID `_xmpp-server.<domain>` for every domain. */
   readonly xmppIdentifiers?: boolean;
+  /** Only the id-on-xmppAddr otherName (overrides xmppIdentifiers for that identifier). */
+  readonly xmppAddr?: boolean;
+  /** Only the SRV-ID otherName (overrides xmppIdentifiers for that identifier). */
+  readonly srvId?: boolean;
   /** File base name. Default: the first domain. */
   readonly name?: string;
   /** Default 30. */
@@ -74,12 +78,12 @@ commonName = supplied
 function leafExtensions(options: LeafOptions): string {
   const alt: string[] = [];
   options.domains.forEach((domain, i) => alt.push(`DNS.${i + 1} = ${domain}`));
-  if (options.xmppIdentifiers === true) {
-    let n = 0;
-    for (const domain of options.domains) {
-      alt.push(`otherName.${++n} = ${OID_XMPP_ADDR};UTF8:${domain}`);
-      alt.push(`otherName.${++n} = ${OID_DNS_SRV};IA5STRING:_xmpp-server.${domain}`);
-    }
+  const xmppAddr = options.xmppAddr ?? options.xmppIdentifiers === true;
+  const srvId = options.srvId ?? options.xmppIdentifiers === true;
+  let n = 0;
+  for (const domain of options.domains) {
+    if (xmppAddr) alt.push(`otherName.${++n} = ${OID_XMPP_ADDR};UTF8:${domain}`);
+    if (srvId) alt.push(`otherName.${++n} = ${OID_DNS_SRV};IA5STRING:_xmpp-server.${domain}`);
   }
   return `[leaf_ext]
 basicConstraints = critical,CA:FALSE
