@@ -1,0 +1,213 @@
+/**
+ * The TCP listener for inbound server-to-server streams (port 5269): connection limits, timeouts,
+ * read back-pressure, STARTTLS on the live certificate, and one InboundStream per connection.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import { randomBytes } from "node:crypto";
+import { StreamError } from "@passerelle/xmpp";
+import { certificateMatchesDomain } from "@passerelle/s2s";
+import { Counter, Gauge, Histogram, type Logger, type Registry } from "@passerelle/telemetry";
+import { InboundStream, type InboundStreamDeps, type PeerTls, type StreamTransport } from "../protocol/inbound-stream.ts";
+import type { TlsContextStore } from "./tls-context.ts";
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  connectionLimit: number;
+  establishmentTimeoutMs: number;
+  inactivityTimeoutMs: number;
+  stanzasPerSecond: number;
+  tls: TlsContextStore | undefined;
+  log: Logger;
+  metrics: Registry;
+  /** Everything InboundStream needs except the transport and the per-connection pieces. */
+  streamDeps: Omit<InboundStreamDeps, "transport" | "tlsAvailable" | "newStreamId" | "events">;
+  /** Called on authentication; returns false when the partner's connection limit is reached. */
+  onAuthenticated(stream: InboundStream, info: { streamId: string; domain: string; method: string; tls: boolean }): boolean;
+  onClosed(stream: InboundStream, info: { streamId: string | undefined; domains: string[] }): void;
+  /** True while the stanza publisher cannot take more: reading pauses. */
+  saturated(): boolean;
+}
+
+export class S2SListener {
+  private readonly server: Server;
+  private readonly streams = new Set<InboundStream>();
+  private readonly connections: Gauge;
+  private readonly refusals: Counter<"condition">;
+  private readonly authentications: Counter<"method" | "tls">;
+  private readonly stanzaBytes: Histogram;
+
+  constructor(private readonly o: ListenerOptions) {
+    this.connections = new Gauge({ name: "passerelle_edge_inbound_connections", help: "Open inbound s2s connections", labelNames: ["state"], registers: [o.metrics] });
+    this.refusals = new Counter({ name: "passerelle_edge_stream_errors_total", help: "Inbound streams closed with a stream error, by condition", labelNames: ["condition"], registers: [o.metrics] });
+    this.authentications = new Counter({ name: "passerelle_edge_authentications_total", help: "Inbound streams authenticated, by method", labelNames: ["method", "tls"], registers: [o.metrics] });
+    this.stanzaBytes = new Histogram({ name: "passerelle_edge_stanza_bytes", help: "Size of accepted inbound stanzas", buckets: [256, 1024, 4096, 16384, 65536, 262144], registers: [o.metrics] });
+    this.server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    this.server.on("error", (err) => o.log.error({ err }, "s2s listener error"));
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : this.o.port;
+    return { host: this.o.host, port };
+  }
+
+  get open(): number {
+    return this.streams.size;
+  }
+
+  /** Stop accepting and close every stream with `system-shutdown`. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const stream of [...this.streams]) stream.fail(new StreamError("system-shutdown", "the gateway is restarting"));
+    await closed;
+  }
+
+  /** Close the streams of a domain (a removed partner). */
+  closeDomain(domain: string, error: StreamError): void {
+    for (const stream of [...this.streams]) if (stream.domains.includes(domain)) stream.fail(error);
+  }
+
+  private onConnection(raw: Socket): void {
+    const log = this.o.log;
+    let socket: Socket = raw;
+    raw.setKeepAlive(true, 60_000);
+    raw.on("error", (err) => log.debug({ err: err.message, remote: raw.remoteAddress }, "inbound socket error"));
+
+    let establishment: NodeJS.Timeout | undefined;
+    let inactivity: NodeJS.Timeout | undefined;
+    let bucket = this.o.stanzasPerSecond;
+    let bucketAt = Date.now();
+    let paused = false;
+
+    const resumeWhenPossible = () => {
+      if (!paused) return;
+      if (this.o.saturated()) {
+        setTimeout(resumeWhenPossible, 5).unref();
+        return;
+      }
+      paused = false;
+      socket.resume();
+    };
+
+    const transport: StreamTransport = {
+      remoteAddress: raw.remoteAddress ?? "unknown",
+      write: (data) => {
+        if (!socket.destroyed) socket.write(data);
+      },
+      close: () => {
+        clearTimeout(establishment);
+        clearTimeout(inactivity);
+        socket.end();
+        // A peer that never reads its end must not hold the socket forever.
+        setTimeout(() => socket.destroy(), 5000).unref();
+      },
+      startTls: () =>
+        new Promise<PeerTls>((resolve, reject) => {
+          const tlsStore = this.o.tls;
+          if (tlsStore === undefined) return reject(new Error("no certificate configured"));
+          raw.removeAllListeners("data");
+          const secure = new TLSSocket(raw, {
+            isServer: true,
+            secureContext: tlsStore.context,
+            requestCert: true,
+            rejectUnauthorized: false,
+          });
+          socket = secure;
+          secure.on("data", onData);
+          secure.on("error", (err) => {
+            log.info({ err: err.message, remote: transport.remoteAddress }, "TLS handshake or session failed");
+            reject(err);
+            stream.socketClosed();
+            secure.destroy();
+          });
+          secure.once("secure", () => {
+            const authorizationError = secure.authorizationError === null ? undefined : String(secure.authorizationError);
+            resolve({
+              authorized: secure.authorized,
+              ...(authorizationError === undefined ? {} : { authorizationError }),
+              matchesDomain: (domain) => {
+                const cert = secure.getPeerX509Certificate();
+                return cert !== undefined && certificateMatchesDomain(cert, domain);
+              },
+            });
+          });
+        }),
+    };
+
+    const stream: InboundStream = new InboundStream({
+      ...this.o.streamDeps,
+      transport,
+      tlsAvailable: this.o.tls !== undefined,
+      newStreamId: () => randomBytes(12).toString("base64url"),
+      events: {
+        authenticated: (info) => {
+          this.authentications.inc({ method: info.method, tls: String(info.tls) });
+          clearTimeout(establishment);
+          this.connections.inc({ state: "authenticated" });
+          this.connections.dec({ state: "negotiating" });
+          if (!this.o.onAuthenticated(stream, info)) {
+            stream.fail(new StreamError("resource-constraint", `too many connections from ${info.domain}`));
+          }
+          log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls }, "inbound stream authenticated");
+        },
+        refused: (info) => {
+          this.refusals.inc({ condition: info.condition });
+          log.info({ stream: info.streamId, partner: info.partner, condition: info.condition, reason: info.reason, remote: transport.remoteAddress }, "inbound stream refused");
+        },
+        closed: (info) => {
+          clearTimeout(establishment);
+          clearTimeout(inactivity);
+          if (this.streams.delete(stream)) {
+            this.connections.dec({ state: info.domains.length > 0 ? "authenticated" : "negotiating" });
+          }
+          this.o.onClosed(stream, info);
+        },
+      },
+    });
+
+    const onData = (chunk: Buffer) => {
+      resetInactivity();
+      stream.receive(chunk);
+      // Read back-pressure: JetStream saturated, or the peer above its stanza rate.
+      const now = Date.now();
+      bucket = Math.min(this.o.stanzasPerSecond, bucket + ((now - bucketAt) / 1000) * this.o.stanzasPerSecond);
+      bucketAt = now;
+      bucket -= Math.max(1, chunk.length / 512);
+      if (!paused && (this.o.saturated() || bucket < 0)) {
+        paused = true;
+        socket.pause();
+        setTimeout(resumeWhenPossible, bucket < 0 ? Math.ceil((-bucket / this.o.stanzasPerSecond) * 1000) : 5).unref();
+      }
+    };
+    const resetInactivity = () => {
+      clearTimeout(inactivity);
+      inactivity = setTimeout(() => stream.fail(new StreamError("connection-timeout", "no traffic within the inactivity timeout")), this.o.inactivityTimeoutMs);
+      inactivity.unref();
+    };
+
+    raw.on("data", onData);
+    raw.on("close", () => stream.socketClosed());
+
+    if (this.streams.size >= this.o.connectionLimit) {
+      this.refusals.inc({ condition: "resource-constraint" });
+      stream.fail(new StreamError("resource-constraint", "the gateway has reached its connection limit"));
+      return;
+    }
+    this.streams.add(stream);
+    this.connections.inc({ state: "negotiating" });
+    establishment = setTimeout(() => {
+      if (!stream.isAuthenticated) stream.fail(new StreamError("connection-timeout", "the stream was not established in time"));
+    }, this.o.establishmentTimeoutMs);
+    establishment.unref();
+    resetInactivity();
+  }
+}

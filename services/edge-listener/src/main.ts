@@ -1,0 +1,111 @@
+/** edge-listener: inbound server-to-server streams on 5269, STARTTLS, SASL EXTERNAL, dialback. */
+import { PartnerDirectory } from "@passerelle/config";
+import {
+  queues,
+  subjects,
+  type DialbackAuthorizeRequest,
+  type DialbackVerdict,
+  type DialbackVerifyRequest,
+} from "@passerelle/contracts";
+import { ensureInboundStream, runService } from "@passerelle/runtime";
+import { serialize } from "@passerelle/xmpp";
+import { S2SListener } from "./adapters/s2s-listener.ts";
+import { SessionRegistry } from "./adapters/session-registry.ts";
+import { StanzaPublisher } from "./adapters/stanza-publisher.ts";
+import { TlsContextStore } from "./adapters/tls-context.ts";
+
+await runService({
+  name: "edge-listener",
+  async start(ctx) {
+    const { config, log } = ctx;
+    const directory = new PartnerDirectory(config.partners);
+    const localDomains = new Set(config.domains.map((d) => d.xmpp));
+    const tls = config.edge.tls === undefined ? undefined : new TlsContextStore(config.edge.tls, log, ctx.metrics);
+    if (tls === undefined) {
+      log.warn("no certificate configured (edge.tls): STARTTLS is not offered, partners that require TLS cannot connect");
+    } else {
+      tls.watch();
+      ctx.onShutdown(() => tls.stop());
+    }
+
+    await ensureInboundStream(ctx.nats);
+    const publisher = new StanzaPublisher(ctx.nats, log, ctx.metrics);
+    const sessions = new SessionRegistry(ctx.redis, ctx.replicaId, log);
+    sessions.start();
+    const perPartner = new Map<string, number>();
+    let sequence = 0;
+    const dialbackTimeoutMs = config.gateway.timeouts.streamEstablishment * 1000;
+
+    const listener = new S2SListener({
+      host: config.edge.listen.host,
+      port: Number(process.env.PASSERELLE_EDGE_PORT ?? config.edge.listen.port),
+      connectionLimit: config.gateway.limits.connectionLimit,
+      establishmentTimeoutMs: config.gateway.timeouts.streamEstablishment * 1000,
+      inactivityTimeoutMs: config.gateway.timeouts.streamInactivity * 1000,
+      stanzasPerSecond: config.gateway.limits.stanzasPerSecondPerStream,
+      tls,
+      log,
+      metrics: ctx.metrics,
+      saturated: () => publisher.saturated,
+      streamDeps: {
+        localDomains,
+        findPartner: (domain) => directory.find(domain),
+        limits: {
+          maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
+          maxDepth: config.gateway.limits.maxDepth,
+          maxAttributesPerElement: config.gateway.limits.maxAttributesPerElement,
+          maxHeaderBytes: 4096,
+          preAuthBytes: config.gateway.limits.preAuthBytes,
+        },
+        authorizeDialback: (req) =>
+          ctx.bus.request<DialbackAuthorizeRequest, DialbackVerdict>(subjects.dialbackAuthorize, { v: 1, ...req }, ["valid"], dialbackTimeoutMs),
+        verifyDialback: (req) =>
+          ctx.bus.request<DialbackVerifyRequest, DialbackVerdict>(subjects.dialbackVerify, { v: 1, ...req }, ["valid"], 5000),
+        accept: (stanza) => {
+          sequence++;
+          const id = `${ctx.replicaId}/${stanza.streamId}/${sequence}`;
+          publisher.publish(
+            {
+              v: 1,
+              id,
+              receivedAt: Date.now(),
+              edge: ctx.replicaId,
+              streamId: stanza.streamId,
+              partnerDomain: stanza.partnerDomain,
+              localDomain: stanza.localDomain,
+              kind: stanza.kind,
+              ...(stanza.type === undefined ? {} : { type: stanza.type }),
+              from: stanza.from,
+              to: stanza.to,
+              xml: serialize(stanza.element),
+            },
+            (reason) => log.error({ id, reason }, "an accepted stanza could not be queued"),
+            () => undefined,
+          );
+        },
+      },
+      onAuthenticated: (_stream, info) => {
+        const partner = directory.find(info.domain);
+        const count = (perPartner.get(info.domain) ?? 0) + 1;
+        perPartner.set(info.domain, count);
+        sessions.add(info.streamId, { domains: [info.domain], method: info.method, tls: info.tls });
+        return partner === undefined || count <= partner.connectionLimit;
+      },
+      onClosed: (_stream, info) => {
+        for (const d of info.domains) {
+          const n = (perPartner.get(d) ?? 1) - 1;
+          if (n <= 0) perPartner.delete(d);
+          else perPartner.set(d, n);
+        }
+        if (info.streamId !== undefined) sessions.remove(info.streamId);
+      },
+    });
+    const where = await listener.listen();
+    log.info({ s2s: `${where.host}:${where.port}`, tls: tls !== undefined, queue: queues.edgeListener }, "listening for XMPP servers");
+    ctx.addReadinessCheck("s2s-listener", () => true);
+    ctx.onShutdown(async () => {
+      await listener.close();
+      await sessions.stop();
+    });
+  },
+});
