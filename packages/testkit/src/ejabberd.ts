@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Netns } from "./netns.ts";
 import type { CertificateFiles } from "./pki.ts";
 import type { S2sMode, XmppUser } from "./prosody.ts";
-import { spawnProcess } from "./processes.ts";
+import { spawnProcess, waitForFileLine } from "./processes.ts";
 import type { RunningProcess } from "./processes.ts";
 import { runCommand } from "./run-command.ts";
 import type { CommandResult } from "./run-command.ts";
@@ -43,6 +43,8 @@ export interface EjabberdServer {
   /** `ejabberdctl --config-dir … ARGS` inside the namespace. */
   ctl(args: readonly string[], timeoutMs?: number): Promise<CommandResult>;
   register(user: XmppUser): Promise<void>;
+  /** Waits (bounded) for a line in the server's own log file. */
+  waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
   /** PID of the beam.smp VM (for CPU accounting), found through the process tree. */
   beamPid(): number | undefined;
   stop(): Promise<void>;
@@ -205,6 +207,7 @@ export async function startEjabberd(scope: Scope, options: EjabberdOptions): Pro
     process: child,
     ctl,
     register,
+    waitForLog: (pattern, timeoutMs) => waitForFileLine(logFile, pattern, timeoutMs),
     beamPid: () => findDescendant(child.pid, "beam"),
     stop,
   };

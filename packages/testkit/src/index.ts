@@ -3,7 +3,7 @@ export { runCommand, sleep } from "./run-command.ts";
 export type { CommandResult, RunCommandOptions } from "./run-command.ts";
 export { createNetns, sweepStaleNetns, NETNS_PREFIX } from "./netns.ts";
 export type { Netns, NetnsOptions } from "./netns.ts";
-export { spawnProcess, waitForPort, probeTcp, probeTcpInNetns } from "./processes.ts";
+export { spawnProcess, waitForPort, waitForFileLine, probeTcp, probeTcpInNetns } from "./processes.ts";
 export type { ExitInfo, RunningProcess, SpawnOptions } from "./processes.ts";
 export { freePort } from "./ports.ts";
 export { startNats } from "./nats.ts";

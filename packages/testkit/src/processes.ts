@@ -176,6 +176,21 @@ export function spawnProcess(scope: Scope, options: SpawnOptions): RunningProces
   };
 }
 
+/** Waits (bounded) until a line of `file` matches; returns the line. For servers that log to their own file. */
+export async function waitForFileLine(file: string, pattern: RegExp | string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const test = (line: string): boolean => (typeof pattern === "string" ? line.includes(pattern) : pattern.test(line));
+  for (;;) {
+    const text = readLog(file);
+    const found = text.split("\n").find(test);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${String(pattern)} in ${file}\n--- log tail ---\n${tailOf(text, 30)}\n---`);
+    }
+    await sleep(100);
+  }
+}
+
 /** The promise's value, or undefined after `ms` (the timer never keeps the process alive). */
 async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;

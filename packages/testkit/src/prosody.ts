@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { luaString } from "./lua.ts";
 import type { Netns } from "./netns.ts";
 import type { CertificateFiles } from "./pki.ts";
-import { spawnProcess } from "./processes.ts";
+import { spawnProcess, waitForFileLine } from "./processes.ts";
 import type { RunningProcess } from "./processes.ts";
 import { runCommand } from "./run-command.ts";
 import type { Scope } from "./scope.ts";
@@ -51,6 +51,8 @@ export interface ProsodyServer {
   readonly logFile: string;
   readonly process: RunningProcess;
   register(user: XmppUser): Promise<void>;
+  /** Waits (bounded) for a line in the server's own log file. */
+  waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -137,6 +139,7 @@ export async function startProsody(scope: Scope, options: ProsodyOptions): Promi
     logFile: join(dir, "prosody.log"),
     process: child,
     register,
+    waitForLog: (pattern, timeoutMs) => waitForFileLine(join(dir, "prosody.log"), pattern, timeoutMs),
     stop: async () => {
       await child.stop();
     },
