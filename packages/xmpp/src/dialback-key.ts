@@ -6,7 +6,7 @@ export function dialbackKey(secret: string, receiving: string, originating: stri
   return createHmac("sha256", hmacKey).update(`${receiving} ${originating} ${streamId}`, "utf8").digest("hex");
 }
 
-// XEP-0185 §4 (security): compare keys in constant time so a forger learns nothing from timing.
+// XEP-0185 §2: the key is a secret MAC; compare it in constant time so timing reveals nothing of the expected key.
 export function keysEqual(a: string, b: string): boolean {
   const x = Buffer.from(a, "utf8");
   const y = Buffer.from(b, "utf8");

@@ -3,19 +3,32 @@ import { StringDecoder } from "node:string_decoder";
 
 const EMPTY = Buffer.alloc(0);
 
-/** How many bytes at the end of `b` start a UTF-8 sequence that the next chunk must complete. */
+/** How many bytes at the end of `b` start a multi-byte sequence that the next chunk may complete. */
 function incompleteTail(b: Buffer): number {
   const n = b.length;
   for (let back = 1; back <= 3 && back <= n; back++) {
     const byte = b[n - back] ?? 0;
     if (byte < 0x80) return 0; // ASCII: nothing pending
     if (byte >= 0xc0) {
-      // RFC 3629 §3: a lead byte announces a 2, 3 or 4 byte sequence.
       const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
       return need > back ? back : 0;
     }
   }
   return 0;
+}
+
+// RFC 3629 §4: whether an incomplete sequence can still become a valid character.
+function validPrefix(tail: Buffer): boolean {
+  const lead = tail[0] ?? 0;
+  if (lead < 0xc2 || lead > 0xf4) return false;
+  const second = tail[1];
+  if (second !== undefined) {
+    const lo = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const hi = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    if (second < lo || second > hi) return false;
+  }
+  const third = tail[2];
+  return third === undefined || (third >= 0x80 && third <= 0xbf);
 }
 
 /**
@@ -32,8 +45,11 @@ export class Utf8Input {
     const text = this.decoder.write(chunk);
     const all = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
     const tail = incompleteTail(all);
-    if (text.includes("\uFFFD") && !isUtf8(all.subarray(0, all.length - tail))) return undefined;
-    this.carry = tail === 0 ? EMPTY : Buffer.from(all.subarray(all.length - tail));
+    const cut = all.length - tail;
+    if (text.includes("\uFFFD") && !(isUtf8(all.subarray(0, cut)) && (tail === 0 || validPrefix(all.subarray(cut))))) {
+      return undefined;
+    }
+    this.carry = tail === 0 ? EMPTY : Buffer.from(all.subarray(cut));
     return text;
   }
 }
