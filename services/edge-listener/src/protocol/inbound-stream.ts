@@ -229,14 +229,21 @@ export class InboundStream {
   private onElement(el: Element, bytes: number): void {
     if (this.state !== "negotiating") return;
     const ns = el.getNS();
-    if (ns === NS.tls && el.name === "starttls") return void this.onStartTls();
+    const name = el.getName();
+    if (ns === NS.streams && name === "error") {
+      // RFC 6120 §4.9.1.3: the peer ends the stream with an error; we close our side.
+      this.deps.events.refused({ streamId: this.streamId, condition: "peer-stream-error", reason: el.children.map(String).join(""), partner: this.peerDomain });
+      this.deps.transport.write(STREAM_CLOSE);
+      return this.close();
+    }
+    if (ns === NS.tls && name === "starttls") return void this.onStartTls();
     // RFC 6120 §5.3.1: where TLS is mandatory, nothing else is accepted before it.
     if (this.partner?.tls === "required" && this.tls === undefined && this.deps.tlsAvailable) {
       return this.fail(new StreamError("policy-violation", "STARTTLS is required before anything else"));
     }
-    if (ns === NS.sasl && el.name === "auth") return this.onSaslAuth(el);
-    if (ns === NS.dialback && el.name === "db:result") return void this.onDialbackResult(el);
-    if (ns === NS.dialback && el.name === "db:verify") return void this.onDialbackVerify(el);
+    if (ns === NS.sasl && name === "auth") return this.onSaslAuth(el);
+    if (ns === NS.dialback && name === "result") return void this.onDialbackResult(el);
+    if (ns === NS.dialback && name === "verify") return void this.onDialbackVerify(el);
     if (el.name === "message" || el.name === "presence" || el.name === "iq") {
       if (ns !== NS.server) return this.fail(new StreamError("invalid-namespace", `stanzas on a server stream are in ${NS.server}`));
       return this.onStanza(el, bytes);

@@ -4,7 +4,6 @@
  * (RFC 6120 §8.3). Never drops a message silently: what is not delivered is bounced or, for
  * errors and results, counted and logged.
  */
-import { parse as parseXml } from "ltx";
 import type { PartnerDirectory } from "@passerelle/config";
 import {
   subjects,
@@ -18,6 +17,7 @@ import type { Bus } from "@passerelle/runtime";
 import { Counter, type Logger, type Registry } from "@passerelle/telemetry";
 import { Jid, serialize, stanzaErrorReply, type Element } from "@passerelle/xmpp";
 import { decide } from "../domain/decide.ts";
+import { parseStanza } from "./parse-stanza.ts";
 import type { UserStore } from "./user-store.ts";
 
 export interface InboundHandlerOptions {
@@ -112,7 +112,7 @@ export class InboundHandler {
   private bounce(stanza: InboundStanza, error: StanzaErrorInfo): void {
     let original: Element;
     try {
-      original = parseXml(stanza.xml) as Element;
+      original = parseStanza(stanza.xml);
     } catch (err) {
       this.o.log.error({ err, id: stanza.id }, "cannot parse a stanza to bounce it");
       return;
