@@ -66,6 +66,8 @@ export interface OutboundStanza {
   id: string;
   localDomain: string;
   remoteDomain: string;
+  /** The stanza's `type` ("error" stanzas are never bounced when they cannot be sent). */
+  type?: string;
   xml: string;
 }
 

@@ -3,12 +3,18 @@ import { PartnerDirectory } from "@passerelle/config";
 import {
   queues,
   subjects,
+  type DialbackKeyReply,
+  type DialbackKeyRequest,
+  type OutboundStanza,
+  type ResolveReply,
+  type ResolveRequest,
   type DialbackAuthorizeRequest,
   type DialbackVerdict,
   type DialbackVerifyRequest,
 } from "@passerelle/contracts";
 import { ensureInboundStream, runService } from "@passerelle/runtime";
 import { serialize } from "@passerelle/xmpp";
+import { OutboundPool } from "./adapters/outbound-pool.ts";
 import { S2SListener } from "./adapters/s2s-listener.ts";
 import { SessionRegistry } from "./adapters/session-registry.ts";
 import { StanzaPublisher } from "./adapters/stanza-publisher.ts";
@@ -100,6 +106,43 @@ await runService({
         if (info.streamId !== undefined) sessions.remove(info.streamId);
       },
     });
+    const limits = {
+      maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
+      maxDepth: config.gateway.limits.maxDepth,
+      maxAttributesPerElement: config.gateway.limits.maxAttributesPerElement,
+      maxHeaderBytes: 4096,
+    };
+    const outbound = new OutboundPool({
+      findPartner: (domain) => directory.find(domain),
+      resolve: async (domain) => {
+        const reply = await ctx.bus.request<ResolveRequest, ResolveReply>(subjects.dnsResolve, { v: 1, domain }, ["targets"], 10_000);
+        if (reply.error !== undefined && reply.targets.length === 0) throw new Error(`DNS: ${reply.error}`);
+        return reply.targets;
+      },
+      dialbackKey: async (req) =>
+        (await ctx.bus.request<DialbackKeyRequest, DialbackKeyReply>(subjects.dialbackKey, { v: 1, ...req }, ["key"], 5000)).key,
+      bounce: (_xml, localDomain, remoteDomain, error) => {
+        // Stanzas on this path today are bounces of inbound stanzas (errors, never re-bounced);
+        // SIP-originated stanzas, whose failure goes back to SIP, arrive with outbound messaging.
+        log.warn({ localDomain, remoteDomain, condition: error.condition, text: error.text }, "outbound stanza could not be delivered");
+      },
+      tls,
+      tlsFiles: config.edge.tls,
+      dnsServer: config.dns.server,
+      limits,
+      establishmentTimeoutMs: config.gateway.timeouts.streamEstablishment * 1000,
+      idleTimeoutMs: config.gateway.timeouts.streamInactivity * 1000,
+      keepaliveIntervalMs: config.gateway.timeouts.keepaliveInterval * 1000,
+      connectionLimit: config.gateway.limits.connectionLimit,
+      maxQueued: 1000,
+      log,
+      metrics: ctx.metrics,
+    });
+    ctx.bus.subscribe<OutboundStanza>(subjects.outboundStanza, queues.edgeListener, ["localDomain", "remoteDomain", "xml"], (stanza) =>
+      outbound.send(stanza.localDomain, stanza.remoteDomain, stanza.xml, stanza.type),
+    );
+    ctx.onShutdown(() => outbound.close());
+
     const where = await listener.listen();
     log.info({ s2s: `${where.host}:${where.port}`, tls: tls !== undefined, queue: queues.edgeListener }, "listening for XMPP servers");
     ctx.addReadinessCheck("s2s-listener", () => true);

@@ -123,6 +123,7 @@ export class InboundHandler {
       id: `${stanza.id}/error`,
       localDomain: stanza.localDomain,
       remoteDomain: stanza.partnerDomain,
+      type: "error",
       xml: serialize(reply),
     };
     this.o.bus.publish(subjects.outboundStanza, outbound);
