@@ -23,3 +23,7 @@ export type { CountResult, MessageMatch, ReceivedStanza, XmppClient, XmppClientO
 export { startFederationPair, ADDRESSES } from "./federation-pair.ts";
 export type { FederationPair, FederationPairOptions } from "./federation-pair.ts";
 export { cpuSeconds, childrenOf, findDescendant } from "./proc.ts";
+export { startKamailio, kamailioConfig } from "./kamailio.ts";
+export type { KamailioOptions, KamailioRoute, KamailioServer } from "./kamailio.ts";
+export { startSipUas, sendSipMessage, parseSippTrace } from "./sipp.ts";
+export type { SipMessage, SipMessageOptions, SipMessageResult, SipProxyAddress, SipUas, SipUasOptions } from "./sipp.ts";
