@@ -45,7 +45,4 @@ else
   apt-get install -y --no-install-recommends $missing
 fi
 
-# Debian's packages may start daemons through invoke-rc.d when a service manager exists;
-# the tests need the default ports free of stray daemons only inside their own namespaces,
-# so nothing else is done here.
 exit 0
