@@ -1,0 +1,162 @@
+// The standard scene for gateway scenarios: one network namespace holding bind9, the partners'
+// XMPP servers, Kamailio, SIP user agents, NATS, Redis and the whole gateway — every party a
+// real program. Each scenario says which partners it wants; the gateway gets one entry each.
+import { readFileSync } from "node:fs";
+import type { RawConfig } from "@passerelle/config";
+import { startGateway, type Gateway } from "@passerelle/launcher";
+import {
+  createNetns,
+  createSelfSigned,
+  createTestCa,
+  startBind9,
+  startEjabberd,
+  startKamailio,
+  startNats,
+  startProsody,
+  startRedis,
+  xmppServerRecords,
+  type Bind9Server,
+  type CertificateFiles,
+  type EjabberdServer,
+  type KamailioServer,
+  type Netns,
+  type ProsodyServer,
+  type S2sMode,
+  type Scope,
+  type TestCa,
+  type XmppUser,
+} from "@passerelle/testkit";
+
+export const GATEWAY_DOMAIN = "gateway.test";
+export const DNS_ADDRESS = "127.0.0.53";
+export const GATEWAY_ADDRESS = "127.0.0.3";
+export const SIP_PROXY_ADDRESS = "127.0.0.4";
+export const SIP_AGENTS_ADDRESS = "127.0.0.5";
+export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+
+type PartnerEntry = NonNullable<RawConfig["partners"]>[number];
+
+export interface PartnerServerSpec {
+  kind: "prosody" | "ejabberd";
+  domain: string;
+  address: string;
+  mode: S2sMode;
+  users: XmppUser[];
+  /** The gateway's entry for this domain; undefined: not a partner (its streams are refused). */
+  partner?: Omit<PartnerEntry, "domain">;
+}
+
+export interface Scene {
+  netns: Netns;
+  ca: TestCa;
+  dns: Bind9Server;
+  kamailio: KamailioServer;
+  gateway: Gateway;
+  servers: Map<string, ProsodyServer | EjabberdServer>;
+  /** JSON log lines of a gateway service, parsed. */
+  logOf(service: string): Record<string, unknown>[];
+  /** Calls the policy admin API from inside the namespace. */
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }>;
+}
+
+export async function startScene(scope: Scope, partners: PartnerServerSpec[], overrides: Partial<RawConfig> = {}): Promise<Scene> {
+  const netns = await createNetns(scope, {
+    addresses: [DNS_ADDRESS, GATEWAY_ADDRESS, SIP_PROXY_ADDRESS, SIP_AGENTS_ADDRESS, ...partners.map((p) => p.address)],
+    nameserver: DNS_ADDRESS,
+    label: "gw",
+  });
+  const ca = await createTestCa(scope.dir("pki"));
+  // DNS-ID + SRV-ID (no xmppAddr: ejabberd 23.01 crashes on it, see testkit's federation pair).
+  const gatewayCert = await ca.issue({ domains: [GATEWAY_DOMAIN], srvId: true });
+  const dns = await startBind9(scope, {
+    netns,
+    address: DNS_ADDRESS,
+    zones: [
+      { domain: GATEWAY_DOMAIN, records: xmppServerRecords(GATEWAY_DOMAIN, GATEWAY_ADDRESS, { srvOnly: true }) },
+      ...partners.map((p) => ({ domain: p.domain, records: xmppServerRecords(p.domain, p.address, { srvOnly: true }) })),
+    ],
+  });
+  const certificateFor = async (p: PartnerServerSpec): Promise<CertificateFiles | undefined> =>
+    p.mode === "dialback-plain" && p.kind === "prosody"
+      ? undefined
+      : p.mode === "certificate"
+        ? ca.issue({ domains: [p.domain], srvId: true })
+        : createSelfSigned(scope.dir("pki"), [p.domain]);
+
+  const [nats, redis, kamailio] = await Promise.all([
+    startNats(scope, { netns, host: "127.0.0.1" }),
+    startRedis(scope, { netns, host: "127.0.0.1" }),
+    startKamailio(scope, { netns, address: SIP_PROXY_ADDRESS, domain: GATEWAY_DOMAIN }),
+  ]);
+  const servers = new Map<string, ProsodyServer | EjabberdServer>();
+  await Promise.all(
+    partners.map(async (p) => {
+      const certificate = await certificateFor(p);
+      const common = { netns, domain: p.domain, address: p.address, mode: p.mode, caFile: ca.certFile, users: p.users, ...(certificate === undefined ? {} : { certificate }) };
+      servers.set(p.domain, p.kind === "prosody" ? await startProsody(scope, common) : await startEjabberd(scope, common));
+    }),
+  );
+
+  const config: RawConfig = {
+    domains: [{ xmpp: GATEWAY_DOMAIN }],
+    gateway: {
+      edgeFqdn: GATEWAY_DOMAIN,
+      dialback: { secret: "e2e-dialback-secret-0123456789" },
+      timeouts: { keepaliveInterval: 300, streamEstablishment: 20, streamInactivity: 600, subscriptionRefresh: 28800 },
+    },
+    edge: { listen: { host: GATEWAY_ADDRESS, port: 5269 }, tls: { certFile: gatewayCert.certFile, keyFile: gatewayCert.keyFile, caFile: ca.certFile } },
+    nats: { url: nats.url },
+    redis: { url: redis.url },
+    dns: { server: `${DNS_ADDRESS}:53` },
+    sip: {
+      proxy: { host: SIP_PROXY_ADDRESS, port: kamailio.port, transport: "udp" },
+      listen: { host: GATEWAY_ADDRESS, port: 5070, transport: "udp" },
+      requestTimeout: 8,
+    },
+    partners: partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry),
+    ...overrides,
+  };
+  const gateway = await startGateway(scope, { config, netns, env: { PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "debug" } });
+
+  const policyUrl = gateway.services.find((s) => s.name === "policy")?.httpUrl ?? "";
+  return {
+    netns,
+    ca,
+    dns,
+    kamailio,
+    gateway,
+    servers,
+    logOf(service) {
+      const s = gateway.services.find((x) => x.name === service);
+      if (s === undefined) return [];
+      return readFileSync(s.process.logFile, "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => {
+          try {
+            return JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            return {};
+          }
+        });
+    },
+    async admin(method, path, body) {
+      const script = `fetch(${JSON.stringify(policyUrl + path)},{method:${JSON.stringify(method)},headers:{authorization:'Bearer ${ADMIN_TOKEN}','content-type':'application/json'},${
+        body === undefined ? "" : `body:${JSON.stringify(JSON.stringify(body))},`
+      }signal:AbortSignal.timeout(5000)}).then(async r=>console.log(JSON.stringify({status:r.status,body:await r.text()})),e=>console.log(JSON.stringify({status:0,body:String(e)})))`;
+      const result = await netns.exec(process.execPath, ["-e", script], { timeoutMs: 10_000, allowFailure: true });
+      return JSON.parse(result.stdout.trim() || '{"status":0,"body":"no output"}') as { status: number; body: string };
+    },
+  };
+}
+
+/** Waits (bounded) until a gateway service logged a line matching `predicate`. */
+export async function waitForLogLine(scene: Scene, service: string, predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = scene.logOf(service).find(predicate);
+    if (found !== undefined) return found;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${service} logged no matching line within ${timeoutMs} ms`);
+}
