@@ -1,5 +1,6 @@
-import { SaxesParser, type SaxesAttributeNS, type SaxesTagNS } from "saxes";
+import type { SaxesAttributeNS, SaxesTagNS } from "saxes";
 import { Element } from "./element.ts";
+import { FastSaxesParser } from "./fast-sax.ts";
 import { NS } from "./namespaces.ts";
 import { StreamError, type StreamErrorCondition } from "./stream-error.ts";
 import { Utf8Input } from "./utf8-input.ts";
@@ -33,8 +34,7 @@ export interface StreamParserOptions {
   acceptClientNamespace?: boolean;
 }
 
-const SAX_OPTIONS = { xmlns: true, position: false } as const;
-type Sax = SaxesParser<typeof SAX_OPTIONS>;
+type Sax = FastSaxesParser;
 
 /** Thrown out of a saxes handler to stop parsing the current chunk at once. */
 const ABORT = Symbol("abort");
@@ -210,7 +210,7 @@ export class StreamParser {
   }
 
   private makeSax(): Sax {
-    const sax = new SaxesParser(SAX_OPTIONS);
+    const sax = new FastSaxesParser();
     const stop = (): void => {
       if ((this.pending !== null || this.pendingEnd) && this.flush()) throw ABORT;
     };
