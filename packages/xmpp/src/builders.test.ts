@@ -8,7 +8,12 @@ import { STREAM_CLOSE, streamHeader } from "./stream-header.ts";
 
 describe("xml builder", () => {
   it("escapes attribute values and text, skips undefined", () => {
-    const el = xml("message", { to: `a"b'<c>&d`, type: undefined }, xml("body", {}, "1 < 2 & 3 > 2 ]]>"), undefined);
+    const el = xml(
+      "message",
+      { to: `a"b'<c>&d`, type: undefined },
+      xml("body", {}, "1 < 2 & 3 > 2 ]]>"),
+      undefined,
+    );
     assert.equal(
       serialize(el),
       '<message to="a&quot;b&apos;&lt;c&gt;&amp;d"><body>1 &lt; 2 &amp; 3 &gt; 2 ]]&gt;</body></message>',
@@ -95,7 +100,13 @@ describe("stanzaErrorReply", () => {
   it("swaps addresses, keeps the id, copies the payload and appends the error", () => {
     const message = xml(
       "message",
-      { xmlns: "jabber:server", from: "romeo@remote.example/orchard", to: "juliet@local.example", id: "m1", type: "chat" },
+      {
+        xmlns: "jabber:server",
+        from: "romeo@remote.example/orchard",
+        to: "juliet@local.example",
+        id: "m1",
+        type: "chat",
+      },
       xml("body", {}, "Art thou there?"),
     );
     const reply = stanzaErrorReply(message, { type: "cancel", condition: "service-unavailable" });
@@ -114,9 +125,20 @@ describe("stanzaErrorReply", () => {
   });
 
   it("adds text and by, and answers an iq", () => {
-    const iq = xml("iq", { from: "a.example", to: "b.example", id: "q", type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" }));
+    const iq = xml(
+      "iq",
+      { from: "a.example", to: "b.example", id: "q", type: "get" },
+      xml("ping", { xmlns: "urn:xmpp:ping" }),
+    );
     assert.equal(
-      serialize(stanzaErrorReply(iq, { type: "wait", condition: "resource-constraint", text: "slow <down>", by: "b.example" })),
+      serialize(
+        stanzaErrorReply(iq, {
+          type: "wait",
+          condition: "resource-constraint",
+          text: "slow <down>",
+          by: "b.example",
+        }),
+      ),
       '<iq from="b.example" to="a.example" id="q" type="error"><ping xmlns="urn:xmpp:ping"/>' +
         '<error type="wait" by="b.example"><resource-constraint xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>' +
         '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">slow &lt;down&gt;</text></error></iq>',
@@ -132,6 +154,9 @@ describe("stanzaErrorReply", () => {
   });
 
   it("refuses to answer an error with an error", () => {
-    assert.throws(() => stanzaErrorReply(xml("message", { type: "error" }), { type: "cancel", condition: "bad-request" }), TypeError);
+    assert.throws(
+      () => stanzaErrorReply(xml("message", { type: "error" }), { type: "cancel", condition: "bad-request" }),
+      TypeError,
+    );
   });
 });

@@ -13,7 +13,10 @@ function opensslKey(secret: string, text: string): string | undefined {
   const hash = spawnSync("openssl", ["dgst", "-sha256"], { input: secret, encoding: "utf8" });
   if (hash.status !== 0) return undefined;
   const hexSecret = hash.stdout.trim().split(" ").pop() ?? "";
-  const hmac = spawnSync("openssl", ["dgst", "-sha256", "-hmac", hexSecret], { input: text, encoding: "utf8" });
+  const hmac = spawnSync("openssl", ["dgst", "-sha256", "-hmac", hexSecret], {
+    input: text,
+    encoding: "utf8",
+  });
   return hmac.status === 0 ? hmac.stdout.trim().split(" ").pop() : undefined;
 }
 

@@ -14,9 +14,13 @@ it("keeps the saxes parser out of dictionary mode with all handlers set", () => 
       { onStreamStart: noop, onElement: noop, onStreamEnd: noop, onError: noop });
     const hasFast = new Function("o", "return %HasFastProperties(o)");
     console.log(JSON.stringify(hasFast(p["sax"])));`;
-  const child = spawnSync(process.execPath, ["--allow-natives-syntax", "--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8",
-  });
+  const child = spawnSync(
+    process.execPath,
+    ["--allow-natives-syntax", "--import", "tsx", "--input-type=module", "-e", script],
+    {
+      encoding: "utf8",
+    },
+  );
   assert.equal(child.status, 0, child.stderr);
   assert.equal(child.stdout.trim(), "true");
 });

@@ -16,10 +16,16 @@ export function streamFeatures(opts: {
       ? undefined
       : xml("starttls", { xmlns: NS.tls }, opts.starttls === "required" ? xml("required") : undefined),
     // RFC 6120 §6.4.1 + RFC 4422 Appendix A: EXTERNAL is the only mechanism servers offer each other.
-    opts.saslExternal === true ? xml("mechanisms", { xmlns: NS.sasl }, xml("mechanism", {}, "EXTERNAL")) : undefined,
+    opts.saslExternal === true
+      ? xml("mechanisms", { xmlns: NS.sasl }, xml("mechanism", {}, "EXTERNAL"))
+      : undefined,
     // XEP-0220 §2.4.2 (#advertisement-errors): the dialback feature; <errors/> announces dialback error handling.
     opts.dialback === true
-      ? xml("dialback", { xmlns: NS.dialbackFeature }, opts.dialbackErrors === true ? xml("errors") : undefined)
+      ? xml(
+          "dialback",
+          { xmlns: NS.dialbackFeature },
+          opts.dialbackErrors === true ? xml("errors") : undefined,
+        )
       : undefined,
   );
 }

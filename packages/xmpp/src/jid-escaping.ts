@@ -21,7 +21,8 @@ const UNESCAPES: Record<string, string> = Object.fromEntries(Object.entries(ESCA
  * Throws JidError on a leading or trailing space (XEP-0106 §4.1 rule 6).
  */
 export function escapeLocal(s: string): string {
-  if (s.startsWith(" ") || s.endsWith(" ")) throw new JidError("a localpart cannot start or end with a space");
+  if (s.startsWith(" ") || s.endsWith(" "))
+    throw new JidError("a localpart cannot start or end with a space");
   return s.replace(/[ "&'/:<>@\\]/g, (c) => ESCAPES[c] ?? c);
 }
 

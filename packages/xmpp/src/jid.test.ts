@@ -97,7 +97,10 @@ describe("Jid.parse", () => {
   });
 
   it("builds from parts", () => {
-    assert.equal(new Jid("Romeo", "Montague.Example", "orchard").toString(), "romeo@montague.example/orchard");
+    assert.equal(
+      new Jid("Romeo", "Montague.Example", "orchard").toString(),
+      "romeo@montague.example/orchard",
+    );
     assert.throws(() => new Jid("", "montague.example"), JidError);
   });
 });

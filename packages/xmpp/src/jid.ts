@@ -30,9 +30,13 @@ function checkLength(part: string, what: string): void {
 
 // RFC 7622 §3.3.2: the localpart is prepared with the UsernameCaseMapped profile (RFC 8265 §3.4).
 function prepareLocal(s: string): string {
-  const mapped = s.replace(WIDTH_FORMS, (c) => c.normalize("NFKC")).toLowerCase().normalize("NFC");
+  const mapped = s
+    .replace(WIDTH_FORMS, (c) => c.normalize("NFKC"))
+    .toLowerCase()
+    .normalize("NFC");
   checkLength(mapped, "localpart");
-  if (!IDENTIFIER.test(mapped) || LOCAL_FORBIDDEN.test(mapped)) throw new JidError("invalid character in localpart");
+  if (!IDENTIFIER.test(mapped) || LOCAL_FORBIDDEN.test(mapped))
+    throw new JidError("invalid character in localpart");
   return mapped;
 }
 

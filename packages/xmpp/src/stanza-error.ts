@@ -44,7 +44,8 @@ export function stanzaErrorReply(
   stanza: Element,
   error: { type: StanzaErrorType; condition: string; text?: string; by?: string },
 ): Element {
-  if (stanza.attrs.type === "error") throw new TypeError("an error stanza must not be answered with an error");
+  if (stanza.attrs.type === "error")
+    throw new TypeError("an error stanza must not be answered with an error");
   // RFC 6120 §8.3.1: swap the addresses, keep the id, MAY include the original payload.
   const attrs: Record<string, string | undefined> = { ...stanza.attrs };
   attrs.from = stanza.attrs.to;

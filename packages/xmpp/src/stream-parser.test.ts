@@ -2,9 +2,19 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { serialize, type Element } from "./element.ts";
 import type { StreamError } from "./stream-error.ts";
-import { StreamParser, type StreamHeader, type StreamParserLimits, type StreamParserOptions } from "./stream-parser.ts";
+import {
+  StreamParser,
+  type StreamHeader,
+  type StreamParserLimits,
+  type StreamParserOptions,
+} from "./stream-parser.ts";
 
-const LIMITS: StreamParserLimits = { maxStanzaBytes: 4096, maxDepth: 20, maxAttributesPerElement: 20, maxHeaderBytes: 1024 };
+const LIMITS: StreamParserLimits = {
+  maxStanzaBytes: 4096,
+  maxDepth: 20,
+  maxAttributesPerElement: 20,
+  maxHeaderBytes: 1024,
+};
 const HEADER =
   "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'" +
   " xmlns:db='jabber:server:dialback' from='remote.example' to='local.example' version='1.0'>";
@@ -36,18 +46,30 @@ function harness(limits: Partial<StreamParserLimits> = {}, options?: StreamParse
   return log;
 }
 
-function feed(input: string | Buffer, limits?: Partial<StreamParserLimits>, options?: StreamParserOptions): Log {
+function feed(
+  input: string | Buffer,
+  limits?: Partial<StreamParserLimits>,
+  options?: StreamParserOptions,
+): Log {
   const log = harness(limits, options);
   log.parser.write(input);
   return log;
 }
 
 function onlyError(log: Log): StreamError {
-  assert.equal(log.errors.length, 1, `expected one error, got ${log.errors.map((e) => e.message).join(", ")}`);
+  assert.equal(
+    log.errors.length,
+    1,
+    `expected one error, got ${log.errors.map((e) => e.message).join(", ")}`,
+  );
   return log.errors[0] as StreamError;
 }
 
-function expectError(input: string | Buffer, condition: string, limits?: Partial<StreamParserLimits>): StreamError {
+function expectError(
+  input: string | Buffer,
+  condition: string,
+  limits?: Partial<StreamParserLimits>,
+): StreamError {
   const log = feed(input, limits);
   const err = onlyError(log);
   assert.equal(err.condition, condition, err.message);
@@ -56,14 +78,19 @@ function expectError(input: string | Buffer, condition: string, limits?: Partial
 
 describe("StreamParser: a well-behaved stream", () => {
   it("reports the header, each stanza with its exact byte size, and the end", () => {
-    const message = "<message to='juliet@local.example' from='romeo@remote.example' id='m1' type='chat'><body>Ça va ? 👋</body></message>";
+    const message =
+      "<message to='juliet@local.example' from='romeo@remote.example' id='m1' type='chat'><body>Ça va ? 👋</body></message>";
     const result = "<db:result from='remote.example' to='local.example'>abc123</db:result>";
     const log = feed(HEADER + message + result + "</stream:stream>");
     assert.deepEqual(log.errors, []);
     assert.deepEqual(log.headers, [
       {
         attrs: { from: "remote.example", to: "local.example", version: "1.0" },
-        namespaces: { "": "jabber:server", stream: "http://etherx.jabber.org/streams", db: "jabber:server:dialback" },
+        namespaces: {
+          "": "jabber:server",
+          stream: "http://etherx.jabber.org/streams",
+          db: "jabber:server:dialback",
+        },
       },
     ]);
     assert.equal(log.elements.length, 2);
@@ -79,7 +106,10 @@ describe("StreamParser: a well-behaved stream", () => {
   });
 
   it("builds elements that serialize standalone, namespaces inherited from the root declared on them", () => {
-    const log = feed(HEADER + "<iq type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#info'/><db:x a='&lt;&amp;'/></iq>");
+    const log = feed(
+      HEADER +
+        "<iq type='get' id='1'><query xmlns='http://jabber.org/protocol/disco#info'/><db:x a='&lt;&amp;'/></iq>",
+    );
     assert.deepEqual(log.errors, []);
     assert.equal(
       log.elements[0]?.xml,
@@ -92,7 +122,9 @@ describe("StreamParser: a well-behaved stream", () => {
   });
 
   it("accepts a stream without the XML declaration, and CDATA as text", () => {
-    const log = feed(HEADER.replace("<?xml version='1.0'?>", "") + "<message><body><![CDATA[<b>&]]> ok</body></message>");
+    const log = feed(
+      HEADER.replace("<?xml version='1.0'?>", "") + "<message><body><![CDATA[<b>&]]> ok</body></message>",
+    );
     assert.deepEqual(log.errors, []);
     assert.equal(log.elements[0]?.el.getChildText("body"), "<b>& ok");
   });
@@ -126,23 +158,34 @@ describe("StreamParser: a well-behaved stream", () => {
   it("gives the same result whatever the chunking: every split point, and one byte at a time", () => {
     const input = Buffer.from(
       HEADER +
-        "<message id='é1'><body>naïve — 日本語 😀 &amp; &#x1F600;</body></message>\n" +
+        "<message id='é1'><body>naïve — 日本語 😀 &amp; &#x1F600;\r\nline\rtwo</body></message>\r\n" +
         "<db:verify from='a' to='b' id='i'>k</db:verify></stream:stream>",
     );
     const whole = feed(input);
     assert.deepEqual(whole.errors, []);
     assert.equal(whole.elements.length, 2);
-    const expected = JSON.stringify([whole.headers, whole.elements.map((e) => [e.xml, e.bytes]), whole.ended]);
+    const expected = JSON.stringify([
+      whole.headers,
+      whole.elements.map((e) => [e.xml, e.bytes]),
+      whole.ended,
+    ]);
     for (let i = 1; i < input.length; i++) {
       const log = harness();
       log.parser.write(input.subarray(0, i));
       log.parser.write(input.subarray(i));
       assert.deepEqual(log.errors, [], `split at ${i}`);
-      assert.equal(JSON.stringify([log.headers, log.elements.map((e) => [e.xml, e.bytes]), log.ended]), expected, `split at ${i}`);
+      assert.equal(
+        JSON.stringify([log.headers, log.elements.map((e) => [e.xml, e.bytes]), log.ended]),
+        expected,
+        `split at ${i}`,
+      );
     }
     const bytewise = harness();
     for (let i = 0; i < input.length; i++) bytewise.parser.write(input.subarray(i, i + 1));
-    assert.equal(JSON.stringify([bytewise.headers, bytewise.elements.map((e) => [e.xml, e.bytes]), bytewise.ended]), expected);
+    assert.equal(
+      JSON.stringify([bytewise.headers, bytewise.elements.map((e) => [e.xml, e.bytes]), bytewise.ended]),
+      expected,
+    );
   });
 
   it("decodes a multi-byte character split across two chunks", () => {
@@ -170,6 +213,24 @@ describe("StreamParser: a well-behaved stream", () => {
     assert.deepEqual(log.errors, []);
     assert.equal(log.elements.length, 1000);
     assert.ok(log.elements.every((e) => e.bytes === stanza.length));
+  });
+
+  it("counts bytes exactly when a big chunk is cut into slices, a surrogate pair on the cut", () => {
+    for (const pad of [16_370, 16_371, 16_372, 16_373]) {
+      const text = "a".repeat(pad) + "😀é\r\n".repeat(3000);
+      const stanza = `<message><body>${text}</body></message>`;
+      const log = feed(Buffer.from(HEADER + stanza + "<presence/>"), { maxStanzaBytes: 1_000_000 });
+      assert.deepEqual(log.errors, []);
+      assert.equal(log.elements[0]?.bytes, Buffer.byteLength(stanza));
+      assert.equal(log.elements[0]?.el.getChildText("body"), text.replace(/\r\n/g, "\n"));
+      assert.equal(log.elements[1]?.bytes, "<presence/>".length);
+    }
+  });
+
+  it("refuses to be fed from its own event handler", () => {
+    const log = harness();
+    log.onElement = (_el, parser) => parser.write("<presence/>");
+    assert.throws(() => log.parser.write(HEADER + "<message/>"), /own event handlers/);
   });
 
   it("ends on </stream:stream> and ignores what follows", () => {
@@ -248,7 +309,10 @@ describe("StreamParser: hostile input", () => {
   });
 
   it("refuses an internal entity declaration", () => {
-    expectError(`<!DOCTYPE stream [<!ENTITY x "evil">]>` + HEADER.slice(21) + "<message>&x;</message>", "restricted-xml");
+    expectError(
+      `<!DOCTYPE stream [<!ENTITY x "evil">]>` + HEADER.slice(21) + "<message>&x;</message>",
+      "restricted-xml",
+    );
   });
 
   it("refuses a reference to an unknown entity", () => {
@@ -257,9 +321,14 @@ describe("StreamParser: hostile input", () => {
 
   it("refuses a billion-laughs attempt at once, without expanding anything", () => {
     const lols = ['<!ENTITY lol "lol">'];
-    for (let i = 1; i <= 9; i++) lols.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? "" : i - 1};`.repeat(10)}">`);
+    for (let i = 1; i <= 9; i++)
+      lols.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? "" : i - 1};`.repeat(10)}">`);
     const start = process.hrtime.bigint();
-    const log = feed(`<?xml version="1.0"?><!DOCTYPE lolz [${lols.join("")}]>` + HEADER.slice(21) + "<message>&lol9;</message>");
+    const log = feed(
+      `<?xml version="1.0"?><!DOCTYPE lolz [${lols.join("")}]>` +
+        HEADER.slice(21) +
+        "<message>&lol9;</message>",
+    );
     assert.equal(onlyError(log).condition, "restricted-xml");
     assert.equal(log.elements.length, 0);
     assert.ok(process.hrtime.bigint() - start < 200_000_000n);
@@ -286,7 +355,10 @@ describe("StreamParser: hostile input", () => {
   });
 
   it("refuses a root in the wrong namespace or with the wrong name", () => {
-    expectError(HEADER.replace("xmlns:stream='http://etherx.jabber.org/streams'", "xmlns:stream='urn:wrong'"), "invalid-namespace");
+    expectError(
+      HEADER.replace("xmlns:stream='http://etherx.jabber.org/streams'", "xmlns:stream='urn:wrong'"),
+      "invalid-namespace",
+    );
     expectError("<stream xmlns='jabber:server'>", "invalid-namespace");
     expectError("<html><body>", "invalid-namespace");
     expectError(HEADER.replace("<stream:stream", "<stream:foo"), "invalid-namespace");
@@ -373,7 +445,14 @@ describe("StreamParser: hostile input", () => {
   });
 
   it("refuses invalid UTF-8 bytes", () => {
-    for (const bad of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x28, 0xa1], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
+    for (const bad of [
+      [0xff],
+      [0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xe2, 0x28, 0xa1],
+      [0x80],
+      [0xf8, 0x88, 0x80, 0x80, 0x80],
+    ]) {
       const log = harness();
       log.parser.write(HEADER + "<message><body>");
       log.parser.write(Buffer.from(bad));

@@ -38,8 +38,9 @@ type Sax = FastSaxesParser;
 
 /** Thrown out of a saxes handler to stop parsing the current chunk at once. */
 const ABORT = Symbol("abort");
-/** Text is handed to saxes in slices of at most this many UTF-16 units, so limits bite within a big chunk. */
-const SLICE = 16384;
+/** Text goes to saxes in slices of at most this many UTF-16 units, so the size limits bite inside a big chunk. */
+const MAX_SLICE = 16384;
+const MIN_SLICE = 1024;
 const WHITESPACE = /^[ \t\r\n]*$/;
 
 type State = "header" | "open" | "closed" | "failed";
@@ -61,6 +62,7 @@ export class StreamParser {
   private readonly limits: StreamParserLimits;
   private readonly events: StreamParserEvents;
   private readonly acceptClient: boolean;
+  private readonly sliceChars: number;
 
   private sax!: Sax;
   private utf8!: Utf8Input;
@@ -89,12 +91,18 @@ export class StreamParser {
     this.limits = limits;
     this.events = events;
     this.acceptClient = options.acceptClientNamespace === true;
+    this.sliceChars = Math.min(MAX_SLICE, Math.max(MIN_SLICE, limits.maxStanzaBytes));
     this.init();
   }
 
-  /** Feeds bytes (UTF-8, decoded across chunk boundaries) or already decoded text. */
+  /**
+   * Feeds bytes (UTF-8, decoded across chunk boundaries) or already decoded text. Events are
+   * delivered synchronously from inside write(); an exception thrown by a handler propagates and
+   * leaves the parser unusable.
+   */
   write(chunk: Buffer | string): void {
-    if (this.state === "failed" || this.state === "closed" || this.writing) return;
+    if (this.writing) throw new Error("StreamParser.write() called from one of its own event handlers");
+    if (this.state === "failed" || this.state === "closed") return;
     let text: string | undefined;
     if (typeof chunk === "string") {
       text = chunk;
@@ -105,8 +113,8 @@ export class StreamParser {
     }
     this.writing = true;
     try {
-      for (let offset = 0; offset < text.length; ) {
-        let end = Math.min(text.length, offset + SLICE);
+      for (let offset = 0; offset < text.length;) {
+        let end = Math.min(text.length, offset + this.sliceChars);
         const last = text.charCodeAt(end - 1);
         if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
         if (!this.run(offset === 0 && end === text.length ? text : text.slice(offset, end))) break;
@@ -172,7 +180,9 @@ export class StreamParser {
     const from = Math.max(this.regionStart - this.sliceBase, 0);
     const to = position - this.sliceBase;
     if (to <= from) return this.regionBytes;
-    return this.regionBytes + (this.sliceAscii ? to - from : Buffer.byteLength(this.slice.slice(from, to), "utf8"));
+    return (
+      this.regionBytes + (this.sliceAscii ? to - from : Buffer.byteLength(this.slice.slice(from, to), "utf8"))
+    );
   }
 
   private startRegion(position: number): void {
@@ -236,7 +246,8 @@ export class StreamParser {
     // RFC 6120 §11.5 + §11.6: XML 1.0, UTF-8 only.
     sax.on("xmldecl", (decl) => {
       if (decl.version !== undefined && decl.version !== "1.0") this.abort("bad-format", "XML version");
-      if (decl.encoding !== undefined && decl.encoding.toLowerCase() !== "utf-8") this.abort("unsupported-encoding");
+      if (decl.encoding !== undefined && decl.encoding.toLowerCase() !== "utf-8")
+        this.abort("unsupported-encoding");
     });
 
     sax.on("opentagstart", () => {
@@ -247,7 +258,8 @@ export class StreamParser {
     });
 
     sax.on("attribute", () => {
-      if (++this.attributes > this.limits.maxAttributesPerElement) this.abort("policy-violation", "too many attributes");
+      if (++this.attributes > this.limits.maxAttributesPerElement)
+        this.abort("policy-violation", "too many attributes");
     });
 
     sax.on("opentag", (tag) => {
@@ -275,7 +287,8 @@ export class StreamParser {
       if (level !== 2 || el === undefined) return;
       const bytes = this.bytesUpTo(position);
       // RFC 6120 §13.12 (4): a stanza bigger than the limit is refused; XEP-0205 §3 names it.
-      if (bytes > this.limits.maxStanzaBytes) this.abort("policy-violation", "stanza too big", "stanza-too-big");
+      if (bytes > this.limits.maxStanzaBytes)
+        this.abort("policy-violation", "stanza too big", "stanza-too-big");
       this.pending = el;
       this.pendingBytes = bytes;
       this.startRegion(position);
@@ -286,8 +299,10 @@ export class StreamParser {
 
   // RFC 6120 §4.7 + §4.8: the root is <stream> in the streams namespace, content in jabber:server.
   private openStream(tag: SaxesTagNS, position: number): void {
-    if (this.bytesUpTo(position) > this.limits.maxHeaderBytes) this.abort("policy-violation", "stream header too big");
-    if (tag.local !== "stream" || tag.uri !== NS.streams) this.abort("invalid-namespace", "not a stream:stream");
+    if (this.bytesUpTo(position) > this.limits.maxHeaderBytes)
+      this.abort("policy-violation", "stream header too big");
+    if (tag.local !== "stream" || tag.uri !== NS.streams)
+      this.abort("invalid-namespace", "not a stream:stream");
     const content = tag.ns[""];
     if (content !== NS.server && !(this.acceptClient && content === NS.client)) {
       this.abort("invalid-namespace", "content namespace");
@@ -310,7 +325,8 @@ export class StreamParser {
       const attr = own[name];
       if (attr === undefined) continue;
       attrs[name] = attr.value;
-      if (attr.prefix !== "" && attr.prefix !== "xmlns" && attr.prefix !== "xml") this.declare(attrs, own, attr.prefix, attr.uri);
+      if (attr.prefix !== "" && attr.prefix !== "xmlns" && attr.prefix !== "xml")
+        this.declare(attrs, own, attr.prefix, attr.uri);
     }
     // XML Namespaces §6: a stanza inherits bindings from the root; declare them on the element so
     // the detached ltx element still resolves its namespace.
@@ -329,7 +345,12 @@ export class StreamParser {
     this.stack.push(el);
   }
 
-  private declare(attrs: Record<string, string>, own: Record<string, SaxesAttributeNS>, prefix: string, uri: string): void {
+  private declare(
+    attrs: Record<string, string>,
+    own: Record<string, SaxesAttributeNS>,
+    prefix: string,
+    uri: string,
+  ): void {
     const key = `xmlns:${prefix}`;
     if (own[key] !== undefined || attrs[key] !== undefined) return;
     for (let i = this.stack.length - 1; i >= 0; i--) if (this.stack[i]?.attrs[key] !== undefined) return;

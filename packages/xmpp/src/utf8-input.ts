@@ -46,7 +46,10 @@ export class Utf8Input {
     const all = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
     const tail = incompleteTail(all);
     const cut = all.length - tail;
-    if (text.includes("\uFFFD") && !(isUtf8(all.subarray(0, cut)) && (tail === 0 || validPrefix(all.subarray(cut))))) {
+    if (
+      text.includes("\uFFFD") &&
+      !(isUtf8(all.subarray(0, cut)) && (tail === 0 || validPrefix(all.subarray(cut))))
+    ) {
       return undefined;
     }
     this.carry = tail === 0 ? EMPTY : Buffer.from(all.subarray(cut));
