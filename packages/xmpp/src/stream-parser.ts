@@ -103,14 +103,10 @@ export class StreamParser {
   write(chunk: Buffer | string): void {
     if (this.writing) throw new Error("StreamParser.write() called from one of its own event handlers");
     if (this.state === "failed" || this.state === "closed") return;
-    let text: string | undefined;
-    if (typeof chunk === "string") {
-      text = chunk;
-    } else {
-      text = this.utf8.decode(chunk);
-      // RFC 6120 §4.9.3.22: bytes that violate UTF-8 are an unsupported encoding.
-      if (text === undefined) return this.fail("unsupported-encoding", "invalid UTF-8");
-    }
+    let text = "";
+    let valid = true;
+    if (typeof chunk === "string") text = chunk;
+    else ({ text, valid } = this.utf8.decode(chunk));
     this.writing = true;
     try {
       for (let offset = 0; offset < text.length;) {
@@ -124,6 +120,8 @@ export class StreamParser {
       this.writing = false;
     }
     if (this.resetRequested) this.init();
+    // RFC 6120 §4.9.3.22: bytes that violate UTF-8 are an unsupported encoding (after what came before them).
+    else if (!valid && !this.done()) this.fail("unsupported-encoding", "invalid UTF-8");
   }
 
   /**
@@ -148,6 +146,10 @@ export class StreamParser {
     this.regionBytes = 0;
     this.fed = 0;
     this.resetRequested = false;
+  }
+
+  private done(): boolean {
+    return this.state === "failed" || this.state === "closed";
   }
 
   /** Parses one slice; false when parsing must stop (error, end, reset). */
@@ -237,11 +239,20 @@ export class StreamParser {
     });
 
     // RFC 6120 §11.1: no DTD, hence no entity declarations (XML 1.0 §2.8).
-    sax.on("doctype", () => this.abort("restricted-xml", "DTD"));
+    sax.on("doctype", () => {
+      stop();
+      this.abort("restricted-xml", "DTD");
+    });
     // RFC 6120 §11.1: no comments.
-    sax.on("comment", () => this.abort("restricted-xml", "comment"));
+    sax.on("comment", () => {
+      stop();
+      this.abort("restricted-xml", "comment");
+    });
     // RFC 6120 §11.1: no processing instructions (the XML declaration alone is allowed, §11.5).
-    sax.on("processinginstruction", () => this.abort("restricted-xml", "processing instruction"));
+    sax.on("processinginstruction", () => {
+      stop();
+      this.abort("restricted-xml", "processing instruction");
+    });
 
     // RFC 6120 §11.5 + §11.6: XML 1.0, UTF-8 only.
     sax.on("xmldecl", (decl) => {
@@ -269,6 +280,7 @@ export class StreamParser {
 
     sax.on("text", (text) => this.text(text, sax.position));
     sax.on("cdata", (text) => {
+      stop();
       if (this.level === 1) this.abort("bad-format", "text between stanzas");
       this.text(text, sax.position);
     });
