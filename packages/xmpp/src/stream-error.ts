@@ -46,7 +46,7 @@ export class StreamError extends Error {
 }
 
 // RFC 6120 §4.9.2: <stream:error> holds the condition, an optional <text/>, then an optional
-// application-specific condition (§4.9.4), here in urn:xmpp:errors.
+// application-specific condition (§4.9.4), here in urn:xmpp:errors (XEP-0182 registry).
 export function streamErrorElement(err: StreamError): Element {
   return xml(
     "stream:error",

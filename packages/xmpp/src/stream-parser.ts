@@ -298,7 +298,7 @@ export class StreamParser {
       const el = this.stack.pop();
       if (level !== 2 || el === undefined) return;
       const bytes = this.bytesUpTo(position);
-      // RFC 6120 §13.12 (4): a stanza bigger than the limit is refused; XEP-0205 §3 names it.
+      // RFC 6120 §13.12: a stanza bigger than the limit is refused; <stanza-too-big/> is from the XEP-0182 registry.
       if (bytes > this.limits.maxStanzaBytes)
         this.abort("policy-violation", "stanza too big", "stanza-too-big");
       this.pending = el;
