@@ -76,12 +76,9 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
       ...partners.map((p) => ({ domain: p.domain, records: xmppServerRecords(p.domain, p.address, { srvOnly: true }) })),
     ],
   });
-  const certificateFor = async (p: PartnerServerSpec): Promise<CertificateFiles | undefined> =>
-    p.mode === "dialback-plain" && p.kind === "prosody"
-      ? undefined
-      : p.mode === "certificate"
-        ? ca.issue({ domains: [p.domain], srvId: true })
-        : createSelfSigned(scope.dir("pki"), [p.domain]);
+  // Self-signed in the dialback modes (used for c2s only when s2s runs without TLS).
+  const certificateFor = async (p: PartnerServerSpec): Promise<CertificateFiles> =>
+    p.mode === "certificate" ? ca.issue({ domains: [p.domain], srvId: true }) : createSelfSigned(scope.dir("pki"), [p.domain]);
 
   const [nats, redis, kamailio] = await Promise.all([
     startNats(scope, { netns, host: "127.0.0.1" }),

@@ -1,3 +1,4 @@
 export * from "./bus.ts";
 export * from "./http.ts";
 export * from "./service.ts";
+export * from "./inbound-stream.ts";

@@ -43,6 +43,11 @@ export interface ServiceDefinition {
   name: ServiceName;
   /** Whether the service needs Redis (all do today; kept explicit for tests). */
   redis?: boolean;
+  /**
+   * Register HTTP routes. Runs before the HTTP server listens (fastify cannot add routes later);
+   * `ready` resolves once NATS and Redis are connected and `start` has run.
+   */
+  routes?(app: FastifyInstance, setup: { config: GatewayConfig; log: Logger; ready: Promise<ServiceContext> }): void;
   start(ctx: ServiceContext): Promise<void>;
 }
 
@@ -124,6 +129,9 @@ export async function runService(definition: ServiceDefinition, config = loadCon
   const hooks: (() => Promise<void> | void)[] = [];
   let draining = false;
   const http = createHttpServer(metrics, checks, () => draining);
+  let markReady: (ctx: ServiceContext) => void = () => undefined;
+  const ready = new Promise<ServiceContext>((resolve) => (markReady = resolve));
+  definition.routes?.(http, { config, log, ready });
   const listen = config.services[httpKey[name]].http;
   const port = Number(process.env.PASSERELLE_HTTP_PORT ?? listen.port);
   await http.listen({ host: process.env.PASSERELLE_HTTP_HOST ?? listen.host, port });
@@ -174,6 +182,7 @@ export async function runService(definition: ServiceDefinition, config = loadCon
   process.once("SIGINT", () => stop("SIGINT"));
 
   await definition.start(ctx);
+  markReady(ctx);
   log.info("started");
   return ctx;
 }

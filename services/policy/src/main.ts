@@ -10,19 +10,22 @@ import { readAdminToken } from "./environment.ts";
 
 await runService({
   name: "policy",
+  routes(app, { config, log, ready }) {
+    registerAdminRoutes(app, {
+      token: readAdminToken(process.env),
+      localDomains: new Set(config.domains.map((d) => d.xmpp)),
+      log,
+      ready: ready.then((ctx) => ({
+        store: new UserStore(ctx.redis, ctx.config.gateway.xmppAccessDefault),
+        changed: (kind: "allowlist" | "user", key: string) => ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key }),
+      })),
+    });
+  },
   async start(ctx) {
     const { config } = ctx;
     const directory = new PartnerDirectory(config.partners);
     const store = new UserStore(ctx.redis, config.gateway.xmppAccessDefault);
     const sipTimeoutMs = (config.sip.requestTimeout + 3) * 1000;
-
-    registerAdminRoutes(ctx.http, {
-      token: readAdminToken(process.env),
-      localDomains: new Set(config.domains.map((d) => d.xmpp)),
-      store,
-      log: ctx.log,
-      changed: (kind, key) => ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key }),
-    });
 
     const jsm = await ensureInboundStream(ctx.nats);
     // Redelivery only after the translator had its full time to answer.

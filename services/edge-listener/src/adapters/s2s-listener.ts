@@ -130,9 +130,11 @@ export class S2SListener {
             secure.destroy();
           });
           secure.once("secure", () => {
-            const authorizationError = secure.authorizationError === null ? undefined : String(secure.authorizationError);
+            const verdict = peerVerification(secure);
+            const authorizationError = verdict.error;
+            log.debug({ remote: transport.remoteAddress, authorized: verdict.authorized, authorizationError, protocol: secure.getProtocol() }, "inbound TLS established");
             resolve({
-              authorized: secure.authorized,
+              authorized: verdict.authorized,
               ...(authorizationError === undefined ? {} : { authorizationError }),
               matchesDomain: (domain) => {
                 const cert = secure.getPeerX509Certificate();
@@ -210,4 +212,17 @@ export class S2SListener {
     establishment.unref();
     resetInactivity();
   }
+}
+
+/**
+ * Whether the peer's certificate chains to our CA bundle. A TLSSocket built around an accepted
+ * socket (STARTTLS) never runs the tls.Server code that fills `authorized`, so we ask the TLS
+ * handle for OpenSSL's verification result, exactly what tls.Server itself does.
+ */
+function peerVerification(socket: TLSSocket): { authorized: boolean; error?: string } {
+  if (socket.getPeerX509Certificate() === undefined) return { authorized: false, error: "no client certificate presented" };
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== "function") return { authorized: false, error: "cannot read the TLS verification result" };
+  const error = handle.verifyError();
+  return error === null ? { authorized: true } : { authorized: false, error: error.code ?? error.message };
 }

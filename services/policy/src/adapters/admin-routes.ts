@@ -17,10 +17,9 @@ export interface AdminOptions {
   /** The bearer token; undefined disables the admin API (every request answered 503). */
   token: string | undefined;
   localDomains: ReadonlySet<string>;
-  store: UserStore;
   log: Logger;
-  /** Called after every change, to tell other replicas and services. */
-  changed: (kind: "allowlist" | "user", key: string) => void;
+  /** The store and the change notifier, once the service is connected. */
+  ready: Promise<{ store: UserStore; changed: (kind: "allowlist" | "user", key: string) => void }>;
 }
 
 class HttpError extends Error {
@@ -72,6 +71,14 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
     }
   };
 
+  let deps: Awaited<AdminOptions["ready"]> | undefined;
+  void options.ready.then((d) => (deps = d));
+  const store = () => {
+    if (deps === undefined) throw new HttpError(503, "starting", "the policy service is still connecting to Redis and NATS");
+    return deps.store;
+  };
+  const changed = (kind: "allowlist" | "user", key: string) => deps?.changed(kind, key);
+
   const handle =
     <P>(work: (params: P, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
@@ -95,7 +102,7 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
     "/v1/users/:user",
     handle<UserParams>(async ({ user }) => {
       const u = internalUser(user);
-      return { user: u, xmppAccess: await options.store.hasXmppAccess(u), allowed: await options.store.allowed(u) };
+      return { user: u, xmppAccess: await store().hasXmppAccess(u), allowed: await store().allowed(u) };
     }),
   );
 
@@ -108,10 +115,10 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
       if (allowed !== true && allowed !== false && allowed !== null) {
         throw new HttpError(400, "bad-body", 'expected { "allowed": true | false | null }');
       }
-      await options.store.setXmppAccess(u, allowed);
+      await store().setXmppAccess(u, allowed);
       options.log.info({ user: u, xmppAccess: allowed }, "admin: XMPP access changed");
-      options.changed("user", u);
-      return { user: u, xmppAccess: await options.store.hasXmppAccess(u) };
+      changed("user", u);
+      return { user: u, xmppAccess: await store().hasXmppAccess(u) };
     }),
   );
 
@@ -120,9 +127,9 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
     handle<ContactParams>(async ({ user, contact }, _request, reply) => {
       const u = internalUser(user);
       const c = contactJid(contact);
-      const added = await options.store.allow(u, c);
+      const added = await store().allow(u, c);
       options.log.info({ user: u, contact: c }, "admin: contact allowed");
-      options.changed("allowlist", u);
+      changed("allowlist", u);
       return reply.code(added ? 201 : 200).send({ user: u, allowed: c });
     }),
   );
@@ -132,9 +139,9 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminOptions)
     handle<ContactParams>(async ({ user, contact }, _request, reply) => {
       const u = internalUser(user);
       const c = contactJid(contact);
-      if (!(await options.store.disallow(u, c))) throw new HttpError(404, "not-found", `${c} is not allowed by ${u}`);
+      if (!(await store().disallow(u, c))) throw new HttpError(404, "not-found", `${c} is not allowed by ${u}`);
       options.log.info({ user: u, contact: c }, "admin: contact disallowed");
-      options.changed("allowlist", u);
+      changed("allowlist", u);
       return reply.code(204).send();
     }),
   );
