@@ -138,7 +138,7 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
         });
     },
     async admin(method, path, body) {
-      const script = `fetch(${JSON.stringify(policyUrl + path)},{method:${JSON.stringify(method)},headers:{authorization:'Bearer ${ADMIN_TOKEN}','content-type':'application/json'},${
+      const script = `fetch(${JSON.stringify(policyUrl + path)},{method:${JSON.stringify(method)},headers:{authorization:'Bearer ${ADMIN_TOKEN}'${body === undefined ? "" : ",'content-type':'application/json'"}},${
         body === undefined ? "" : `body:${JSON.stringify(JSON.stringify(body))},`
       }signal:AbortSignal.timeout(5000)}).then(async r=>console.log(JSON.stringify({status:r.status,body:await r.text()})),e=>console.log(JSON.stringify({status:0,body:String(e)})))`;
       const result = await netns.exec(process.execPath, ["-e", script], { timeoutMs: 10_000, allowFailure: true });

@@ -82,6 +82,8 @@ export class InboundStream {
   private state: State = "header";
   private streamId: string | undefined;
   private peerDomain: string | undefined;
+  /** The domain the peer's header claimed, for logs even when it is refused. */
+  private claimedDomain: string | undefined;
   private partner: Partner | undefined;
   private localDomain: string | undefined;
   private tls: PeerTls | undefined;
@@ -132,7 +134,7 @@ export class InboundStream {
       streamId: this.streamId,
       condition: error.appCondition ?? error.condition,
       reason: error.text ?? error.condition,
-      partner: this.peerDomain,
+      partner: this.peerDomain ?? this.claimedDomain,
     });
     this.close();
   }
@@ -170,6 +172,7 @@ export class InboundStream {
     const { attrs } = header;
     const to = (attrs.to ?? "").toLowerCase();
     const from = (attrs.from ?? "").toLowerCase();
+    this.claimedDomain = from || undefined;
     this.streamId = this.deps.newStreamId();
     this.deps.transport.write(
       streamHeader({ from: this.deps.localDomains.has(to) ? to : undefined, to: from || undefined, id: this.streamId, version: "1.0", dialback: true }),
