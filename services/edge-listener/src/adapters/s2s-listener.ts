@@ -82,7 +82,7 @@ export class S2SListener {
     raw.setKeepAlive(true, 60_000);
     raw.on("error", (err) => log.debug({ err: err.message, remote: raw.remoteAddress }, "inbound socket error"));
 
-    let establishment: NodeJS.Timeout | undefined;
+    let establishment: NodeJS.Timeout | undefined = undefined;
     let inactivity: NodeJS.Timeout | undefined;
     let bucket = this.o.stanzasPerSecond;
     let bucketAt = Date.now();
