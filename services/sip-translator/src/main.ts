@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { DEFAULT_LIMITS } from "@passerelle/sip";
 import { runService } from "@passerelle/runtime";
 import { Counter } from "@passerelle/telemetry";
+import { DeliveryMemory } from "./adapters/delivery-memory.ts";
 import { serveDeliveries } from "./adapters/nats-responder.ts";
 import { SipSide } from "./adapters/sip-side.ts";
 import { DeliveryHandler } from "./delivery.ts";
@@ -52,7 +53,7 @@ await runService({
         log.info({ delivery: result.id, outcome: result.outcome, sipStatus: result.sipStatus, error: result.error?.condition, ...detail }, "delivery");
       },
     });
-    const subscription = serveDeliveries(ctx.bus, handler);
+    const subscription = serveDeliveries(ctx.bus, handler, new DeliveryMemory(ctx.redis));
     // Stop taking requests first, then let the SIP side finish (hooks run newest first).
     ctx.onShutdown(() => subscription.drain());
     log.info({ listen: sip.transport.local, proxy: config.sip.proxy }, "sip-translator ready");
