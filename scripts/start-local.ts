@@ -53,8 +53,8 @@ async function main(): Promise<void> {
     : await sampleConfig();
   const natsUrl = process.env.PASSERELLE_NATS_URL ?? (await startNats(scope, { name: "nats" })).url;
   const redisUrl = process.env.PASSERELLE_REDIS_URL ?? (await startRedis(scope, { name: "redis" })).url;
-  console.log(`nats            ${natsUrl}`);
-  console.log(`redis           ${redisUrl}`);
+  console.log(`${"nats".padEnd(20)}${natsUrl}`);
+  console.log(`${"redis".padEnd(20)}${redisUrl}`);
   const gateway = await startGateway(scope, { config: { ...config, nats: { url: natsUrl }, redis: { url: redisUrl } } });
   const edge = config.edge?.listen;
   for (const s of gateway.services) {
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
         : s.name === "sip-translator"
           ? `  sip ${config.sip.listen?.host ?? "127.0.0.1"}:${config.sip.listen?.port ?? 5070}/${config.sip.listen?.transport ?? "udp"} -> proxy ${config.sip.proxy.host}:${config.sip.proxy.port ?? 5060}`
           : "";
-    console.log(`${s.name.padEnd(18)}http ${s.httpUrl}${extra}  log ${s.process.logFile}`);
+    console.log(`${s.name.padEnd(20)}http ${s.httpUrl}${extra}  log ${s.process.logFile}`);
   }
   console.log(`configuration   ${gateway.configFile}\nPassérelle is up. Ctrl-C stops everything it started.`);
   await new Promise<void>((resolve) => {
