@@ -294,6 +294,44 @@ describe("bad input: each refused with its stream error", () => {
     assertStreamError(h, "policy-violation");
   });
 
+  // CVE-2011-0411-style STARTTLS command injection: plaintext pipelined after <starttls/> must
+  // never be read as part of the protected stream (RFC 6120 §5.4.3.3: the stream restarts on TLS).
+  test("stanzas pipelined in plaintext after <starttls/> are dropped, TLS goes on", async () => {
+    const h = harness();
+    await h.send(HEADER("either.test"));
+    await h.send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>${MSG("romeo@either.test")}`);
+    assert.match(h.output(), /<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'\/>$/);
+    assert.deepEqual(h.refused, []);
+    assert.equal(h.closed, false);
+    await h.send(HEADER("either.test"));
+    assert.match(h.output().split("<proceed")[1] ?? "", /<mechanism>EXTERNAL<\/mechanism>/);
+    assert.equal(h.accepted.length, 0);
+  });
+
+  test("a dialback request pipelined in plaintext after <starttls/> authenticates nothing", async () => {
+    const h = harness();
+    await h.send(HEADER("either.test"));
+    await h.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><db:result from='either.test' to='gateway.test'>good-key</db:result>");
+    await h.send(HEADER("either.test"));
+    assert.deepEqual(h.authenticated, []);
+    assert.doesNotMatch(h.output(), /type='valid'/);
+    await h.send(MSG("romeo@either.test"));
+    assertStreamError(h, "not-authorized");
+  });
+
+  test("a stream header pipelined after SASL <auth/> is not read by the old stream", async () => {
+    const h = harness();
+    await h.send(HEADER("secure.test"));
+    await h.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await h.send(HEADER("secure.test"));
+    await h.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>${MSG("romeo@secure.test")}`);
+    assert.match(h.output(), /<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>$/);
+    await h.send(HEADER("secure.test"));
+    await h.send(MSG("romeo@secure.test", "juliet@gateway.test", "after the restart"));
+    assert.equal(h.closed, false, h.output());
+    assert.deepEqual(h.accepted.map((a) => a.element.getChildText("body")), ["after the restart"]);
+  });
+
   test("a second stream's failure does not touch the first", async () => {
     const good = await dialbackSession();
     const bad = harness();

@@ -75,7 +75,8 @@ export interface InboundStreamEvents {
   closed(info: { streamId: string | undefined; domains: string[] }): void;
 }
 
-type State = "header" | "negotiating" | "closed";
+/** "securing": between <proceed/> and the end of the TLS handshake, nothing is read. */
+type State = "header" | "negotiating" | "securing" | "closed";
 
 export class InboundStream {
   private parser: StreamParser;
@@ -99,7 +100,7 @@ export class InboundStream {
 
   /** Bytes from the socket. */
   receive(chunk: Buffer): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.state === "securing") return;
     if (this.authenticated.size === 0) {
       this.preAuthBytes += chunk.length;
       if (this.preAuthBytes > this.deps.limits.preAuthBytes) {
@@ -168,7 +169,7 @@ export class InboundStream {
 
   // RFC 6120 §4.7: the initiating server's stream header.
   private onHeader(header: StreamHeader): void {
-    if (this.state === "closed") return;
+    if (this.state !== "header") return;
     const { attrs } = header;
     const to = (attrs.to ?? "").toLowerCase();
     const from = (attrs.from ?? "").toLowerCase();
@@ -264,6 +265,11 @@ export class InboundStream {
       this.deps.transport.write(`<failure xmlns='${NS.tls}'/>`);
       return this.fail(new StreamError("policy-violation", "STARTTLS is not available on this stream"));
     }
+    // RFC 6120 §5.4.3.3: the stream restarts over TLS. Whatever came in plaintext after
+    // <starttls/> (the rest of this chunk) belongs to no stream and is dropped unread, so
+    // nothing pipelined before the handshake can pass as protected (cf. CVE-2011-0411).
+    this.state = "securing";
+    this.parser.reset();
     this.deps.transport.write(`<proceed xmlns='${NS.tls}'/>`);
     try {
       this.tls = await this.deps.transport.startTls();
@@ -279,6 +285,8 @@ export class InboundStream {
   private restart(): void {
     if (this.state === "closed") return;
     this.state = "header";
+    // The rest of the chunk that carried <auth/> is not part of the new stream either.
+    this.parser.reset();
     this.parser = this.newParser();
   }
 
