@@ -19,8 +19,10 @@ import {
   type CertificateFiles,
   type EjabberdServer,
   type KamailioServer,
+  type NatsServer,
   type Netns,
   type ProsodyServer,
+  type RedisServer,
   type S2sMode,
   type Scope,
   type TestCa,
@@ -46,8 +48,20 @@ export interface PartnerServerSpec {
   partner?: Omit<PartnerEntry, "domain">;
 }
 
+/** How much the scene logs; benchmarks lower it so they measure the gateway, not the logging. */
+export interface SceneOptions {
+  /** LOG_LEVEL of the gateway services. Default "debug" (tests read the log lines). */
+  gatewayLogLevel?: "trace" | "debug" | "info" | "warn" | "error";
+  /** Prosody's and ejabberd's log level. Default: the testkit's (info). */
+  peerLogLevel?: "info" | "warn";
+  /** More environment for the gateway services (e.g. NODE_OPTIONS for profiling). */
+  gatewayEnv?: NodeJS.ProcessEnv;
+}
+
 export interface Scene {
   netns: Netns;
+  nats: NatsServer;
+  redis: RedisServer;
   ca: TestCa;
   dns: Bind9Server;
   kamailio: KamailioServer;
@@ -59,7 +73,7 @@ export interface Scene {
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }>;
 }
 
-export async function startScene(scope: Scope, partners: PartnerServerSpec[], overrides: Partial<RawConfig> = {}): Promise<Scene> {
+export async function startScene(scope: Scope, partners: PartnerServerSpec[], overrides: Partial<RawConfig> = {}, options: SceneOptions = {}): Promise<Scene> {
   const netns = await createNetns(scope, {
     addresses: [DNS_ADDRESS, GATEWAY_ADDRESS, SIP_PROXY_ADDRESS, SIP_AGENTS_ADDRESS, ...partners.map((p) => p.address)],
     nameserver: DNS_ADDRESS,
@@ -90,7 +104,13 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
     partners.map(async (p) => {
       const certificate = await certificateFor(p);
       const common = { netns, domain: p.domain, address: p.address, mode: p.mode, caFile: ca.certFile, users: p.users, ...(certificate === undefined ? {} : { certificate }) };
-      servers.set(p.domain, p.kind === "prosody" ? await startProsody(scope, common) : await startEjabberd(scope, common));
+      const quiet = options.peerLogLevel === "warn";
+      servers.set(
+        p.domain,
+        p.kind === "prosody"
+          ? await startProsody(scope, { ...common, ...(quiet ? { logLevel: "warn" as const } : {}) })
+          : await startEjabberd(scope, { ...common, ...(quiet ? { logLevel: "warning" as const } : {}) }),
+      );
     }),
   );
 
@@ -113,11 +133,13 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
     partners: partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry),
     ...overrides,
   };
-  const gateway = await startGateway(scope, { config, netns, env: { PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "debug" } });
+  const gateway = await startGateway(scope, { config, netns, env: { ...options.gatewayEnv, PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: options.gatewayLogLevel ?? "debug" } });
 
   const policyUrl = gateway.services.find((s) => s.name === "policy")?.httpUrl ?? "";
   return {
     netns,
+    nats,
+    redis,
     ca,
     dns,
     kamailio,

@@ -1,0 +1,197 @@
+// Inbound throughput, latency and CPU of the whole gateway, against real peers, with the
+// Prosody → ejabberd baseline measured in the same run:
+//
+//   alice@prosody.test (Prosody, s2s certificate mode: STARTTLS + SASL EXTERNAL to the gateway)
+//     → edge-listener → NATS JetStream → policy → sip-translator (the 5 services as processes)
+//     → Kamailio (UDP) → sipp UAS registered as juliet@gateway.test
+//
+// 1. throughput: N messages sent as fast as Alice's client can, timed from the first send to
+//    the last MESSAGE recorded in sipp's -trace_msg (distinct bodies counted, so a SIP
+//    retransmission is not counted twice);
+// 2. latency at a paced rate: each body carries its send time, sipp's trace gives the receipt;
+// 3. CPU seconds per 1,000 messages of each process during phase 1 (/proc utime + stime);
+// 4. the baseline (bench/lib/baseline.ts) with the same N, and the ratio.
+//
+//   node --import tsx bench/inbound.ts [--messages 20000] [--latency-messages 5000] [--rate 1000]
+//                                      [--skip-baseline] [--cpu-prof]
+// A benchmark, not a test: it prints figures and asserts nothing on timing.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { connectXmppClient, createScope, sleep, spawnProcess, startSipUas, sweepStaleNetns, type Scope } from "@passerelle/testkit";
+import { GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene } from "../e2e/lib/gateway-scenario.ts";
+import { formatBaseline, runBaseline, type BaselineResult } from "./lib/baseline.ts";
+import { snapshot, type Watched } from "./lib/process-cpu.ts";
+import { SippTraceReader, type ReceivedMessage } from "./lib/sipp-trace.ts";
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: "string", default: "20000" },
+    "latency-messages": { type: "string", default: "5000" },
+    rate: { type: "string", default: "1000" },
+    warmup: { type: "string", default: "200" },
+    "skip-baseline": { type: "boolean", default: false },
+    "cpu-prof": { type: "boolean", default: false },
+  },
+});
+const positive = (name: string, raw: string | undefined): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${raw}`);
+  return n;
+};
+const messages = positive("messages", values.messages);
+const latencyMessages = positive("latency-messages", values["latency-messages"]);
+const rate = positive("rate", values.rate);
+const warmup = positive("warmup", values.warmup);
+
+const alice = { username: "alice", password: "alice-pw" };
+const juliet = `juliet@${GATEWAY_DOMAIN}`;
+const out = (line = ""): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** Polls the trace until `wanted` distinct bodies matching `prefix` arrived (bounded). */
+async function waitForBodies(reader: SippTraceReader, prefix: string, wanted: number, timeoutMs: number): Promise<Map<string, ReceivedMessage>> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = new Map<string, ReceivedMessage>();
+  for (;;) {
+    seen = new Map();
+    for (const m of reader.poll()) if (m.body.startsWith(prefix) && !seen.has(m.body)) seen.set(m.body, m);
+    if (seen.size >= wanted || Date.now() > deadline) return seen;
+    await sleep(100);
+  }
+}
+
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+
+interface OursResult {
+  readonly received: number;
+  readonly elapsedMs: number;
+  readonly throughput: number;
+  readonly cpu: readonly { readonly name: string; readonly pid: number; readonly seconds: number; readonly ours: boolean }[];
+}
+
+async function runOurs(scope: Scope): Promise<OursResult> {
+  const profileDir = scope.dir("cpu-profiles");
+  const scene = await startScene(
+    scope,
+    [{ kind: "prosody", domain: "prosody.test", address: "127.0.0.2", mode: "certificate", users: [alice], partner: { type: "federated", tls: "required", sasl: "optional", dialback: true } }],
+    {},
+    { gatewayLogLevel: "warn", peerLogLevel: "warn", ...(values["cpu-prof"] ? { gatewayEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } } : {}) },
+  );
+  const ua = await startSipUas(scope, {
+    netns: scene.netns,
+    address: SIP_AGENTS_ADDRESS,
+    port: 5080,
+    user: "juliet",
+    proxy: { address: SIP_PROXY_ADDRESS, port: scene.kamailio.port, domain: GATEWAY_DOMAIN },
+  });
+  // testkit's startSipUas writes its -trace_msg here (sipp.ts: `${name}.trace` in the work dir).
+  const traceFile = join(scope.workDir, "sipp-uas-juliet.trace");
+  const reader = new SippTraceReader(traceFile);
+  const prosody = scene.servers.get("prosody.test");
+  if (prosody === undefined) throw new Error("no Prosody in the scene");
+  const sender = await connectXmppClient(scope, { netns: scene.netns, server: prosody, ...alice, caFile: scene.ca.certFile, insecureTls: true, forwardStanzas: false });
+
+  // Warm-up: opens the s2s stream (DNS, STARTTLS, SASL EXTERNAL), JetStream, SIP paths.
+  await sender.send(juliet, "warm-up", { count: warmup, timeoutMs: 60_000 });
+  const warm = await waitForBodies(reader, "warm-up #", warmup, 60_000);
+  if (warm.size < warmup) throw new Error(`warm-up: only ${warm.size} of ${warmup} reached the UAS (trace ${traceFile}, exists: ${existsSync(traceFile)})`);
+
+  const watched: Watched[] = [
+    ...scene.gateway.services.map((s) => ({ name: s.name, pid: s.process.pid, ours: true })),
+    { name: "nats-server", pid: scene.nats.process.pid, ours: true },
+    { name: "redis-server", pid: scene.redis.process.pid, ours: true },
+    { name: "prosody (sender side)", pid: prosody.process.pid, ours: false },
+    { name: "kamailio (all workers)", pid: scene.kamailio.process.pid, tree: true, ours: false },
+    { name: "sipp UAS", pid: ua.process.pid, ours: false },
+  ];
+
+  // 1. Throughput.
+  const before = snapshot(watched);
+  const started = Date.now();
+  const timeoutMs = Math.min(180_000, Math.max(60_000, messages * 5));
+  await sender.send(juliet, "benchmark message", { count: messages, timeoutMs });
+  const sentMs = Date.now() - started;
+  const arrived = await waitForBodies(reader, "benchmark message #", messages, timeoutMs);
+  const after = snapshot(watched);
+  const lastAt = Math.max(...[...arrived.values()].map((m) => m.at));
+  const elapsedMs = lastAt - started;
+  const allMessages = reader.poll().filter((m) => m.body.startsWith("benchmark message #")).length;
+  out(`ours: ${messages} messages alice@prosody.test → gateway → Kamailio → sipp (juliet), s2s certificate (SASL EXTERNAL)`);
+  out(`  sent in ${sentMs} ms, ${arrived.size} distinct MESSAGEs at the UAS (${allMessages - arrived.size} duplicates), last after ${elapsedMs.toFixed(0)} ms`);
+  out(`  throughput: ${((arrived.size * 1000) / elapsedMs).toFixed(0)} messages/s`);
+  const cpu = watched.map((w) => ({ name: w.name, pid: w.pid, seconds: (after.get(w.name) ?? 0) - (before.get(w.name) ?? 0), ours: w.ours }));
+  const n = arrived.size;
+  for (const c of cpu) {
+    out(`  ${c.ours ? "" : "(peer) "}${c.name.padEnd(24)} pid ${String(c.pid).padEnd(7)} ${c.seconds.toFixed(2).padStart(6)} s CPU = ${((c.seconds * 1000) / n).toFixed(3)} s per 1000 msgs (${((c.seconds * 1e6) / n).toFixed(1)} µs/msg)`);
+  }
+  const total = cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
+  out(`  gateway total (5 services + NATS + Redis): ${total.toFixed(2)} s = ${((total * 1e6) / n).toFixed(1)} µs per message`);
+
+  // 2. Latency at a paced rate, from a second c2s session of Alice's.
+  const senderProcess = spawnProcess(scope, {
+    name: "paced-sender",
+    command: process.execPath,
+    args: ["--import", "tsx", join(import.meta.dirname, "lib", "paced-sender.ts")],
+    netns: scene.netns,
+    env: {
+      ...process.env,
+      NODE_TLS_REJECT_UNAUTHORIZED: "0",
+      PASSERELLE_BENCH_SENDER: JSON.stringify({
+        service: `xmpp://${prosody.address}:${prosody.c2sPort}`,
+        domain: prosody.domain,
+        ...alice,
+        to: juliet,
+        count: latencyMessages,
+        rate,
+        timeoutMs: Math.ceil((latencyMessages / rate) * 1000) + 60_000,
+      }),
+    },
+  });
+  const pacedDeadline = Math.ceil((latencyMessages / rate) * 1000) + 70_000;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([senderProcess.exited, new Promise((resolve) => (timer = setTimeout(resolve, pacedDeadline)))]);
+  clearTimeout(timer);
+  const resultLine = readFileSync(senderProcess.logFile, "utf8").split("\n").find((l) => l.startsWith("RESULT "));
+  if (resultLine === undefined) throw new Error(`paced sender failed:\n${senderProcess.logTail()}`);
+  const paced = JSON.parse(resultLine.slice("RESULT ".length)) as { sent: number; achievedRate: number; maxLagMs: number };
+  const latencyArrived = await waitForBodies(reader, "lat-", paced.sent, 60_000);
+  const latencies = [...latencyArrived.values()]
+    .map((m) => m.at - Number(m.body.split("-")[2]))
+    .filter((v) => Number.isFinite(v))
+    .sort((a, b) => a - b);
+  out(`latency: ${paced.sent} messages paced at ${rate}/s (achieved ${paced.achievedRate.toFixed(0)}/s, worst sender lag ${paced.maxLagMs.toFixed(1)} ms), ${latencyArrived.size} arrived`);
+  out(
+    `  client send → UAS receipt: p50 ${percentile(latencies, 50).toFixed(2)} ms, p90 ${percentile(latencies, 90).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies.at(-1) ?? NaN).toFixed(2)} ms`,
+  );
+  return { received: n, elapsedMs, throughput: (n * 1000) / elapsedMs, cpu };
+}
+
+let baseline: BaselineResult | undefined;
+let ours: OursResult | undefined;
+sweepStaleNetns();
+{
+  const scope = createScope("bench-inbound");
+  try {
+    ours = await runOurs(scope);
+  } finally {
+    await scope.close();
+  }
+}
+if (!values["skip-baseline"]) {
+  const scope = createScope("bench-baseline");
+  try {
+    baseline = await runBaseline(scope, { messages, mode: "certificate", warmup });
+    out(formatBaseline(baseline).trimEnd());
+  } finally {
+    await scope.close();
+  }
+}
+if (baseline !== undefined) {
+  const ourTotal = ours.cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
+  out(`ours / baseline throughput: ${(ours.throughput / baseline.throughput).toFixed(3)} (${ours.throughput.toFixed(0)} vs ${baseline.throughput.toFixed(0)} msg/s)`);
+  out(
+    `CPU per message: ours ${((ourTotal * 1e6) / ours.received).toFixed(1)} µs (5 services + NATS + Redis) vs ejabberd ${((baseline.ejabberd.cpuSeconds * 1e6) / baseline.messages).toFixed(1)} µs, Prosody ${((baseline.prosody.cpuSeconds * 1e6) / baseline.messages).toFixed(1)} µs`,
+  );
+}
