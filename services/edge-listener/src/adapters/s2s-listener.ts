@@ -200,7 +200,7 @@ export class S2SListener {
     raw.on("close", () => stream.socketClosed());
 
     if (this.streams.size >= this.o.connectionLimit) {
-      this.refusals.inc({ condition: "resource-constraint" });
+      // Counted once, by the stream's own "refused" event.
       stream.fail(new StreamError("resource-constraint", "the gateway has reached its connection limit"));
       return;
     }
