@@ -13,10 +13,10 @@ import type { RawConfig } from "@passerelle/config";
 import { startGateway, type Gateway, type RunningService } from "@passerelle/launcher";
 import { createScope, createTestCa, freePort, startNats, startRedis, type CertificateFiles, type TestCa } from "@passerelle/testkit";
 import { NS } from "@passerelle/xmpp";
-import { INBOUND_STREAM, subjects } from "../packages/contracts/src/index.ts";
-import { connectNats, ensureInboundStream } from "../packages/runtime/src/index.ts";
-import { connectS2S, type S2SConnection } from "../packages/s2s/src/index.ts";
-import { createLogger } from "../packages/telemetry/src/index.ts";
+import { INBOUND_STREAM, subjects } from "@passerelle/contracts";
+import { connectNats, ensureInboundStream } from "@passerelle/runtime";
+import { connectS2S, type S2SConnection } from "@passerelle/s2s";
+import { createLogger } from "@passerelle/telemetry";
 import { RawS2SClient, s2sHeader, type TlsIdentity } from "./lib/raw-s2s-client.ts";
 
 const HOST = "127.0.0.1";

@@ -357,7 +357,9 @@ export class InboundStream {
     if (!verdict.valid) {
       reply("invalid");
       // XEP-0220 §2.1.2 / §2.3: an invalid key ends the stream.
-      return this.fail(new StreamError("not-authorized", `dialback for ${from} failed: ${verdict.reason ?? "invalid key"}`));
+      // The peer learns that dialback failed; the details (addresses, socket errors) stay in our log.
+      this.deps.events.refused({ streamId: this.streamId, condition: "dialback-invalid", reason: verdict.reason ?? "invalid key", partner: from });
+      return this.fail(new StreamError("not-authorized", `dialback for ${from} failed`));
     }
     reply("valid");
     this.authenticated.add(from);
