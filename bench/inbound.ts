@@ -8,17 +8,29 @@
 // 1. throughput: N messages sent as fast as Alice's client can, timed from the first send to
 //    the last MESSAGE recorded in sipp's -trace_msg (distinct bodies counted, so a SIP
 //    retransmission is not counted twice);
-// 2. latency at a paced rate: each body carries its send time, sipp's trace gives the receipt;
+// 2. latency at a paced rate (--rate) and at a low one (--low-rate): each body carries its send time, sipp's trace gives the receipt;
 // 3. CPU seconds per 1,000 messages of each process during phase 1 (/proc utime + stime);
 // 4. the baseline (bench/lib/baseline.ts) with the same N, and the ratio.
 //
 //   node --import tsx bench/inbound.ts [--messages 20000] [--latency-messages 5000] [--rate 1000]
+//                                      [--low-rate 100] [--low-messages 1000]
 //                                      [--skip-baseline] [--cpu-prof]
 // A benchmark, not a test: it prints figures and asserts nothing on timing.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connectXmppClient, createScope, sleep, spawnProcess, startSipUas, sweepStaleNetns, type Scope } from "@passerelle/testkit";
+import {
+  connectXmppClient,
+  createScope,
+  sleep,
+  spawnProcess,
+  startSipUas,
+  sweepStaleNetns,
+  type EjabberdServer,
+  type Netns,
+  type ProsodyServer,
+  type Scope,
+} from "@passerelle/testkit";
 import { GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene } from "../e2e/lib/gateway-scenario.ts";
 import { formatBaseline, runBaseline, type BaselineResult } from "./lib/baseline.ts";
 import { snapshot, type Watched } from "./lib/process-cpu.ts";
@@ -29,6 +41,8 @@ const { values } = parseArgs({
     messages: { type: "string", default: "20000" },
     "latency-messages": { type: "string", default: "5000" },
     rate: { type: "string", default: "1000" },
+    "low-rate": { type: "string", default: "100" },
+    "low-messages": { type: "string", default: "1000" },
     warmup: { type: "string", default: "200" },
     "skip-baseline": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
@@ -42,6 +56,8 @@ const positive = (name: string, raw: string | undefined): number => {
 const messages = positive("messages", values.messages);
 const latencyMessages = positive("latency-messages", values["latency-messages"]);
 const rate = positive("rate", values.rate);
+const lowRate = positive("low-rate", values["low-rate"]);
+const lowMessages = positive("low-messages", values["low-messages"]);
 const warmup = positive("warmup", values.warmup);
 
 const alice = { username: "alice", password: "alice-pw" };
@@ -77,7 +93,7 @@ async function runOurs(scope: Scope): Promise<OursResult> {
     scope,
     [{ kind: "prosody", domain: "prosody.test", address: "127.0.0.2", mode: "certificate", users: [alice], partner: { type: "federated", tls: "required", sasl: "optional", dialback: true } }],
     {},
-    { gatewayLogLevel: "warn", peerLogLevel: "warn", ...(values["cpu-prof"] ? { gatewayEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } } : {}) },
+    { gatewayLogLevel: "warn", peerLogLevel: "warn", ...(values["cpu-prof"] ? { gatewayEnv: { NODE_OPTIONS: `--import tsx --import ${join(import.meta.dirname, "lib", "cpu-profile-preload.ts")}`, PASSERELLE_CPU_PROF_DIR: profileDir } } : {}) },
   );
   const ua = await startSipUas(scope, {
     netns: scene.netns,
@@ -129,12 +145,23 @@ async function runOurs(scope: Scope): Promise<OursResult> {
   const total = cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
   out(`  gateway total (5 services + NATS + Redis): ${total.toFixed(2)} s = ${((total * 1e6) / n).toFixed(1)} µs per message`);
 
-  // 2. Latency at a paced rate, from a second c2s session of Alice's.
+  // 2. Latency at paced rates (the asked rate, then a low one for the unloaded figure).
+  for (const [phase, count, perSecond] of [
+    ["paced", latencyMessages, rate],
+    ["slow", lowMessages, lowRate],
+  ] as const) {
+    await pacedLatency(scope, scene.netns, prosody, reader, phase, count, perSecond);
+  }
+  return { received: n, elapsedMs, throughput: (n * 1000) / elapsedMs, cpu };
+}
+
+/** Paced sends from a second c2s session of Alice's; each body carries its send time. */
+async function pacedLatency(scope: Scope, netns: Netns, prosody: ProsodyServer | EjabberdServer, reader: SippTraceReader, phase: string, count: number, perSecond: number): Promise<void> {
   const senderProcess = spawnProcess(scope, {
-    name: "paced-sender",
+    name: `paced-sender-${phase}`,
     command: process.execPath,
     args: ["--import", "tsx", join(import.meta.dirname, "lib", "paced-sender.ts")],
-    netns: scene.netns,
+    netns,
     env: {
       ...process.env,
       NODE_TLS_REJECT_UNAUTHORIZED: "0",
@@ -143,29 +170,29 @@ async function runOurs(scope: Scope): Promise<OursResult> {
         domain: prosody.domain,
         ...alice,
         to: juliet,
-        count: latencyMessages,
-        rate,
-        timeoutMs: Math.ceil((latencyMessages / rate) * 1000) + 60_000,
+        prefix: phase,
+        count,
+        rate: perSecond,
+        timeoutMs: Math.ceil((count / perSecond) * 1000) + 60_000,
       }),
     },
   });
-  const pacedDeadline = Math.ceil((latencyMessages / rate) * 1000) + 70_000;
+  const pacedDeadline = Math.ceil((count / perSecond) * 1000) + 70_000;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([senderProcess.exited, new Promise((resolve) => (timer = setTimeout(resolve, pacedDeadline)))]);
   clearTimeout(timer);
   const resultLine = readFileSync(senderProcess.logFile, "utf8").split("\n").find((l) => l.startsWith("RESULT "));
   if (resultLine === undefined) throw new Error(`paced sender failed:\n${senderProcess.logTail()}`);
   const paced = JSON.parse(resultLine.slice("RESULT ".length)) as { sent: number; achievedRate: number; maxLagMs: number };
-  const latencyArrived = await waitForBodies(reader, "lat-", paced.sent, 60_000);
+  const latencyArrived = await waitForBodies(reader, `${phase}-`, paced.sent, 60_000);
   const latencies = [...latencyArrived.values()]
-    .map((m) => m.at - Number(m.body.split("-")[2]))
+    .map((m) => m.at - Number(m.body.split("-").at(-1)))
     .filter((v) => Number.isFinite(v))
     .sort((a, b) => a - b);
-  out(`latency: ${paced.sent} messages paced at ${rate}/s (achieved ${paced.achievedRate.toFixed(0)}/s, worst sender lag ${paced.maxLagMs.toFixed(1)} ms), ${latencyArrived.size} arrived`);
+  out(`latency: ${paced.sent} messages paced at ${perSecond}/s (achieved ${paced.achievedRate.toFixed(0)}/s, worst sender lag ${paced.maxLagMs.toFixed(1)} ms), ${latencyArrived.size} arrived`);
   out(
     `  client send → UAS receipt: p50 ${percentile(latencies, 50).toFixed(2)} ms, p90 ${percentile(latencies, 90).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${(latencies.at(-1) ?? NaN).toFixed(2)} ms`,
   );
-  return { received: n, elapsedMs, throughput: (n * 1000) / elapsedMs, cpu };
 }
 
 let baseline: BaselineResult | undefined;

@@ -1,6 +1,6 @@
 // Runs inside the benchmark's network namespace (started by bench/inbound.ts through testkit's
 // spawnProcess): one @xmpp/client c2s connection that sends `count` chat messages at `rate`
-// per second, each body `lat-<n>-<epoch ms with µs>` taken just before the write, then prints
+// per second, each body `<prefix>-<n>-<epoch ms with µs>` taken just before the write, then prints
 // `RESULT {json}` and exits. Settings come as JSON in PASSERELLE_BENCH_SENDER.
 import { performance } from "node:perf_hooks";
 
@@ -10,6 +10,8 @@ interface Settings {
   readonly username: string;
   readonly password: string;
   readonly to: string;
+  /** Body prefix, e.g. `latency`. */
+  readonly prefix: string;
   readonly count: number;
   readonly rate: number;
   readonly timeoutMs: number;
@@ -61,7 +63,7 @@ while (sent < settings.count) {
   maxLagMs = Math.max(maxLagMs, t - due);
   // Everything due now goes out (a timer tick is ≥ 1 ms; at 1,000/s that is about one message).
   const sendAt = now();
-  await xmpp.send(xml("message", { to: settings.to, type: "chat", id: `p${sent + 1}` }, xml("body", {}, `lat-${sent + 1}-${sendAt.toFixed(3)}`)));
+  await xmpp.send(xml("message", { to: settings.to, type: "chat", id: `p${sent + 1}` }, xml("body", {}, `${settings.prefix}-${sent + 1}-${sendAt.toFixed(3)}`)));
   sent++;
 }
 const ended = now();
