@@ -71,6 +71,35 @@ export interface OutboundStanza {
   xml: string;
 }
 
+/** sip-translator → policy: may an internal user send this stanza to an XMPP address? */
+export interface OutboundAuthorizeRequest {
+  v: 1;
+  /** The stanza id, for logs and traces. */
+  id: string;
+  kind: StanzaKind;
+  type?: string;
+  /** The internal sender (bare or full JID at one of our domains). */
+  from: string;
+  /** The XMPP recipient. */
+  to: string;
+}
+
+export interface OutboundAuthorizeReply {
+  v: 1;
+  allowed: boolean;
+  /** For a refusal: the XMPP error the SIP side maps to a response code (RFC 7247 §8). */
+  error?: StanzaErrorInfo;
+}
+
+/** edge-listener → sip-translator: what became of an `outboundDeliver` request. */
+export interface OutboundDeliverReply {
+  v: 1;
+  id: string;
+  /** sent: written to an authenticated stream; failed: not sent, `error` says why. */
+  outcome: "sent" | "failed";
+  error?: StanzaErrorInfo;
+}
+
 /** edge-listener → dialback-authority: make the key for a stream we originate (XEP-0185). */
 export interface DialbackKeyRequest {
   v: 1;

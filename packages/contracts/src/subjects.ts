@@ -30,6 +30,22 @@ export const subjects = {
   outboundStanza: "passerelle.v1.outbound.stanza",
 
   /**
+   * sip-translator → policy, request/reply, queue group "policy": may this internal user send this
+   * stanza to that XMPP address (the user's XMPP access, the recipient's partner)? An allowed
+   * message also adds the recipient to the sender's allow-list. Payload: OutboundAuthorizeRequest;
+   * reply: OutboundAuthorizeReply.
+   */
+  outboundAuthorize: "passerelle.v1.outbound.authorize",
+
+  /**
+   * sip-translator → edge-listener, request/reply, queue group "edge-listener": send this stanza
+   * and say whether it was written to an authenticated stream, or why not (the link could not be
+   * set up within the stream establishment timeout). Payload: OutboundStanza; reply:
+   * OutboundDeliverReply. Requests to one remote domain leave in the order a replica received them.
+   */
+  outboundDeliver: "passerelle.v1.outbound.deliver",
+
+  /**
    * edge-listener → dialback-authority, request/reply, queue group "dialback-authority".
    * Make a dialback key (XEP-0185) for a stream we originate. Payload: DialbackKeyRequest;
    * reply: DialbackKeyReply.

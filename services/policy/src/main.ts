@@ -5,6 +5,7 @@ import { ensureInboundStream, ensurePolicyConsumer, runService } from "@passerel
 import { InboundConsumer } from "./adapters/inbound-consumer.ts";
 import { InboundHandler } from "./adapters/inbound-handler.ts";
 import { registerAdminRoutes } from "./adapters/admin-routes.ts";
+import { OutboundAuthorizer } from "./adapters/outbound-authorizer.ts";
 import { UserStore } from "./adapters/user-store.ts";
 import { readAdminToken } from "./environment.ts";
 
@@ -39,6 +40,16 @@ await runService({
       log: ctx.log,
       metrics: ctx.metrics,
     });
+    const authorizer = new OutboundAuthorizer({
+      bus: ctx.bus,
+      store,
+      partners: () => directory,
+      localDomains: new Set(config.domains.map((d) => d.xmpp)),
+      log: ctx.log,
+      metrics: ctx.metrics,
+    });
+    const authorizations = authorizer.serve();
+    ctx.onShutdown(() => authorizations.drain());
     const consumer = new InboundConsumer(ctx.nats, handler, ctx.log);
     await consumer.start();
     ctx.onShutdown(() => consumer.stop());

@@ -1,5 +1,10 @@
-/** sip-translator: delivers authorised XMPP messages to the internal SIP proxy as SIP MESSAGE (RFC 7572). */
+/**
+ * sip-translator: delivers authorised XMPP messages to the internal SIP proxy as SIP MESSAGE
+ * (RFC 7572), and turns SIP MESSAGEs the proxy routes to us into XMPP messages for partners.
+ */
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { subjects, type OutboundAuthorizeReply, type OutboundAuthorizeRequest, type OutboundDeliverReply, type OutboundStanza } from "@passerelle/contracts";
 import { DEFAULT_LIMITS } from "@passerelle/sip";
 import { runService } from "@passerelle/runtime";
 import { Counter } from "@passerelle/telemetry";
@@ -8,6 +13,7 @@ import { serveDeliveries } from "./adapters/nats-responder.ts";
 import { SipSide } from "./adapters/sip-side.ts";
 import { DeliveryHandler } from "./delivery.ts";
 import { AddressMapper } from "./domain/address-mapping.ts";
+import { OutboundMessaging, type OutboundAnswer } from "./outbound.ts";
 
 await runService({
   name: "sip-translator",
@@ -25,6 +31,28 @@ await runService({
       labelNames: ["kind"],
       registers: [ctx.metrics],
     });
+    const outboundAnswers = new Counter({
+      name: "passerelle_sip_outbound_messages_total",
+      help: "SIP MESSAGEs to XMPP contacts by the SIP status they were answered with",
+      labelNames: ["status"],
+      registers: [ctx.metrics],
+    });
+    const mapper = new AddressMapper(config.domains);
+    const establishmentMs = config.gateway.timeouts.streamEstablishment * 1000;
+    const outbound = new OutboundMessaging({
+      mapper,
+      localDomains: new Set(config.domains.map((d) => d.xmpp.toLowerCase())),
+      authorize: (request) => ctx.bus.request<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, request, ["allowed"], 5000),
+      // The edge answers within the stream establishment timeout; a little more for the bus.
+      deliver: (request) => ctx.bus.request<OutboundStanza, OutboundDeliverReply>(subjects.outboundDeliver, request, ["id", "outcome"], establishmentMs + 2000),
+      newId: () => randomUUID(),
+      maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
+      maxPending: 10_000,
+      onOutcome: (answer: OutboundAnswer, detail) => {
+        outboundAnswers.inc({ status: String(answer.status) });
+        log.info({ outbound: detail.id, status: answer.status, from: detail.from, to: detail.to, condition: detail.condition, reason: detail.reason }, "outbound message");
+      },
+    });
     const sip = await SipSide.start({
       listen: config.sip.listen,
       proxy: config.sip.proxy,
@@ -33,12 +61,13 @@ await runService({
         refused.inc({ kind: event.kind });
         log.warn({ sip: event }, "SIP input refused or unmatched");
       },
+      onMessage: (request) => outbound.handle(request),
     });
     ctx.onShutdown(() => sip.stop());
 
     const limits = config.gateway.limits;
     const handler = new DeliveryHandler({
-      mapper: new AddressMapper(config.domains),
+      mapper,
       gatewayHost: process.env.POD_NAME ?? hostname(),
       stanzaLimits: {
         maxStanzaBytes: limits.maxStanzaBytes,

@@ -1,7 +1,8 @@
 /**
  * The SIP side of the translator: one transport (UDP or TCP, as configured) bound to our listen
  * address, an endpoint with the non-INVITE transactions, requests sent to the internal proxy.
- * Requests the proxy sends us are answered (OPTIONS 200; MESSAGE 501 until outbound IM lands).
+ * Requests the proxy sends us are answered: OPTIONS 200; MESSAGE by `onMessage` (outbound IM), 501
+ * without one; anything else 405.
  */
 import { SipEndpoint, createResponse, type ClientTransactionResult, type Peer, type SipRequest, type SipTransport } from "@passerelle/sip";
 import { TcpTransport, UdpTransport } from "@passerelle/sip/io";
@@ -12,6 +13,8 @@ export interface SipSideOptions {
   /** Timer F: how long to wait for a final answer (RFC 3261 §17.1.2.2: 64*T1), in ms. */
   timeoutMs: number;
   onDiagnostic?: (event: { kind: string; detail: string; source?: Peer }) => void;
+  /** Answers a MESSAGE the proxy routed to us (outbound IM); never rejects. */
+  onMessage?: (request: SipRequest) => Promise<{ status: number; reason: string }>;
 }
 
 export class SipSide {
@@ -38,8 +41,18 @@ export class SipSide {
         : await UdpTransport.listen(listen, endpoint.transportEvents);
     endpoint.attach(transport);
     endpoint.onRequest((request, respond) => {
+      const onMessage = options.onMessage;
+      if (request.method === "MESSAGE" && onMessage !== undefined) {
+        // RFC 3428 §7: the final response of a MESSAGE says whether it was accepted; no provisional one is needed.
+        void onMessage(request)
+          .catch(() => ({ status: 500, reason: "Server Internal Error" }))
+          .then((answer) => respond(createResponse(request, answer.status, { reason: answer.reason.replace(/[\r\n]+/g, " ").slice(0, 120) })))
+          .catch((err: unknown) => options.onDiagnostic?.({ kind: "respond-failed", detail: String(err) }));
+        return;
+      }
       const status = request.method === "OPTIONS" ? 200 : request.method === "MESSAGE" ? 501 : 405;
-      const headers: [string, string][] = status === 405 || request.method === "OPTIONS" ? [["Allow", "OPTIONS"]] : [];
+      const allow = options.onMessage === undefined ? "OPTIONS" : "OPTIONS, MESSAGE";
+      const headers: [string, string][] = status === 405 || request.method === "OPTIONS" ? [["Allow", allow]] : [];
       respond(createResponse(request, status, { headers })).catch((err: unknown) =>
         options.onDiagnostic?.({ kind: "respond-failed", detail: String(err) }),
       );
