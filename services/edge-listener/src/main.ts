@@ -14,6 +14,7 @@ import {
 } from "@passerelle/contracts";
 import { ensureInboundStream, runService } from "@passerelle/runtime";
 import { serialize } from "@passerelle/xmpp";
+import { OutboundDeliveries } from "./adapters/outbound-deliveries.ts";
 import { OutboundPool } from "./adapters/outbound-pool.ts";
 import { S2SListener } from "./adapters/s2s-listener.ts";
 import { SessionRegistry } from "./adapters/session-registry.ts";
@@ -141,7 +142,16 @@ await runService({
     ctx.bus.subscribe<OutboundStanza>(subjects.outboundStanza, queues.edgeListener, ["localDomain", "remoteDomain", "xml"], (stanza) =>
       outbound.send(stanza.localDomain, stanza.remoteDomain, stanza.xml, stanza.type),
     );
+    // Outbound messaging (SIP → XMPP): the translator waits for the outcome of each stanza.
+    const deliveries = new OutboundDeliveries({
+      send: (localDomain, remoteDomain, xml, type, receipt) => outbound.send(localDomain, remoteDomain, xml, type, receipt),
+      localDomains,
+      maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
+      deadlineMs: config.gateway.timeouts.streamEstablishment * 1000,
+      log,
+    }).serve(ctx.bus);
     ctx.onShutdown(() => outbound.close());
+    ctx.onShutdown(() => deliveries.drain());
 
     const where = await listener.listen();
     log.info({ s2s: `${where.host}:${where.port}`, tls: tls !== undefined, queue: queues.edgeListener }, "listening for XMPP servers");

@@ -35,9 +35,21 @@ export interface OutboundPoolOptions {
   metrics: Registry;
 }
 
+/**
+ * Told what became of one stanza, for callers that wait (outbound messaging answers SIP with it):
+ * `sent` once written to an authenticated stream, `failed` instead of a bounce. A receipt whose
+ * caller stopped waiting (`expired`) is not written any more.
+ */
+export interface SendReceipt {
+  expired(): boolean;
+  sent(): void;
+  failed(error: StanzaErrorInfo): void;
+}
+
 interface QueuedStanza {
   xml: string;
   isError: boolean;
+  receipt?: SendReceipt | undefined;
 }
 
 type LinkState = "connecting" | "up" | "backoff";
@@ -63,41 +75,46 @@ export class OutboundPool {
   private readonly lookup: LookupFunction | undefined;
 
   constructor(private readonly o: OutboundPoolOptions) {
-    this.sent = new Counter({ name: "passerelle_edge_outbound_stanzas_total", help: "Outbound stanzas by outcome (sent, bounced, dropped)", labelNames: ["outcome"], registers: [o.metrics] });
+    this.sent = new Counter({ name: "passerelle_edge_outbound_stanzas_total", help: "Outbound stanzas by outcome (sent, bounced, dropped, failed: reported to a waiting caller, expired: its caller stopped waiting)", labelNames: ["outcome"], registers: [o.metrics] });
     this.connects = new Counter({ name: "passerelle_edge_outbound_connects_total", help: "Outbound s2s connection attempts by outcome and authentication method", labelNames: ["outcome", "method"], registers: [o.metrics] });
     this.open = new Gauge({ name: "passerelle_edge_outbound_connections", help: "Open outbound s2s connections", registers: [o.metrics] });
     this.lookup = o.dnsServer === undefined ? undefined : resolverLookup(o.dnsServer);
   }
 
   /** Send one serialized stanza from `localDomain` to `remoteDomain`. */
-  send(localDomain: string, remoteDomain: string, xml: string, type: string | undefined): void {
+  send(localDomain: string, remoteDomain: string, xml: string, type: string | undefined, receipt?: SendReceipt): void {
     const isError = type === "error";
     const key = `${localDomain}|${remoteDomain}`;
     let link = this.links.get(key);
+    if (link !== undefined && link.state === "up" && (link.connection === undefined || link.connection.closed)) {
+      // Closed but its close event not handled yet: start afresh rather than queue on a dead link.
+      this.links.delete(key);
+      link = undefined;
+    }
     if (link === undefined) {
       if (this.links.size >= this.o.connectionLimit) {
-        return this.fail({ xml, isError }, localDomain, remoteDomain, { type: "wait", condition: "resource-constraint", text: "the gateway has reached its outbound connection limit" });
+        return this.fail({ xml, isError, receipt }, localDomain, remoteDomain, { type: "wait", condition: "resource-constraint", text: "the gateway has reached its outbound connection limit" });
       }
       link = { key, localDomain, remoteDomain, state: "connecting", queue: [], connection: undefined, failures: 0, retryAt: 0, idle: undefined, keepalive: undefined };
       this.links.set(key, link);
-      this.queue(link, { xml, isError });
+      this.queue(link, { xml, isError, receipt });
       void this.connect(link);
       return;
     }
     if (link.state === "up" && link.connection !== undefined && !link.connection.closed) {
-      this.write(link, { xml, isError });
+      this.write(link, { xml, isError, receipt });
       return;
     }
     if (link.state === "backoff" && Date.now() >= link.retryAt) {
       link.state = "connecting";
-      this.queue(link, { xml, isError });
+      this.queue(link, { xml, isError, receipt });
       void this.connect(link);
       return;
     }
     if (link.state === "backoff") {
-      return this.fail({ xml, isError }, localDomain, remoteDomain, { type: "wait", condition: "remote-server-timeout", text: `${remoteDomain} could not be reached recently; retrying later` });
+      return this.fail({ xml, isError, receipt }, localDomain, remoteDomain, { type: "wait", condition: "remote-server-timeout", text: `${remoteDomain} could not be reached recently; retrying later` });
     }
-    this.queue(link, { xml, isError });
+    this.queue(link, { xml, isError, receipt });
   }
 
   async close(): Promise<void> {
@@ -119,8 +136,13 @@ export class OutboundPool {
   }
 
   private write(link: Link, stanza: QueuedStanza): void {
+    if (stanza.receipt?.expired() === true) {
+      this.sent.inc({ outcome: "expired" });
+      return;
+    }
     link.connection?.send(stanza.xml);
     this.sent.inc({ outcome: "sent" });
+    stanza.receipt?.sent();
     this.touch(link);
   }
 
@@ -201,6 +223,12 @@ export class OutboundPool {
   }
 
   private fail(stanza: QueuedStanza, localDomain: string, remoteDomain: string, error: StanzaErrorInfo): void {
+    if (stanza.receipt !== undefined) {
+      // The caller waits for the outcome and tells the sender itself (e.g. with a SIP response).
+      this.sent.inc({ outcome: "failed" });
+      stanza.receipt.failed(error);
+      return;
+    }
     // RFC 6120 §8.3.1: an error is never answered with an error.
     if (stanza.isError) {
       this.sent.inc({ outcome: "dropped" });
