@@ -21,7 +21,7 @@ function walk(dir, out) {
   return out;
 }
 
-const all = ["packages", "services", "e2e", "bench"].flatMap((d) => walk(join(root, d), []));
+const all = ["packages", "services", "e2e", "bench", "deploy"].flatMap((d) => walk(join(root, d), []));
 const isE2e = (f) => f.startsWith("e2e/") || f.includes(".integration.test.ts");
 const files = all.filter((f) => (which === "unit" ? !isE2e(f) : which === "e2e" ? isE2e(f) : true)).sort((a, b) => Number(isE2e(a)) - Number(isE2e(b)) || a.localeCompare(b));
 if (files.length === 0) {

@@ -1,0 +1,389 @@
+/**
+ * The chart, rendered and checked offline: `helm lint --strict` and `helm template` (helm from
+ * an npm package, lib/helm.ts) with the default values and with ci/overrides-values.yaml; every
+ * object validated against the Kubernetes schemas of kubernetes-models; what the chart promises
+ * (components, probes, checksum, non-root, secrets only from existing Secrets, gated objects,
+ * a configuration the services accept, dashboards on real metrics) checked on the objects.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { validateConfig } from "@passerelle/config";
+import { Deployment, type IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { PodDisruptionBudget, type IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ConfigMap, type IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Service, type IService } from "kubernetes-models/v1/Service";
+import { ServiceAccount, type IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { ServiceMonitor, type IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { helm, helmPackageDir } from "./lib/helm.ts";
+
+const chartDir = join(helmPackageDir, "passerelle");
+const overridesFile = join(chartDir, "ci", "overrides-values.yaml");
+const repoRoot = join(helmPackageDir, "..", "..");
+const release = "gw";
+const namespace = "passerelle";
+const components = ["edge-listener", "dialback-authority", "policy", "sip-translator", "dns-registrar"];
+
+interface RenderedObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+/** A validator per apiVersion/kind the chart may render; an unknown kind fails the test. */
+const validators: Record<string, (o: RenderedObject) => void> = {
+  "apps/v1/Deployment": (o) => new Deployment(o as unknown as IDeployment).validate(),
+  "v1/Service": (o) => new Service(o as unknown as IService).validate(),
+  "v1/ConfigMap": (o) => new ConfigMap(o as unknown as IConfigMap).validate(),
+  "v1/ServiceAccount": (o) => new ServiceAccount(o as unknown as IServiceAccount).validate(),
+  "autoscaling/v2/HorizontalPodAutoscaler": (o) => new HorizontalPodAutoscaler(o as unknown as IHorizontalPodAutoscaler).validate(),
+  "policy/v1/PodDisruptionBudget": (o) => new PodDisruptionBudget(o as unknown as IPodDisruptionBudget).validate(),
+  "monitoring.coreos.com/v1/ServiceMonitor": (o) => new ServiceMonitor(o as unknown as IServiceMonitor).validate(),
+};
+
+let home = "";
+
+function render(extraArgs: string[] = []): RenderedObject[] {
+  const result = helm(["template", release, chartDir, "--namespace", namespace, ...extraArgs], home);
+  assert.equal(result.status, 0, `helm template failed:\n${result.stderr}`);
+  const objects: RenderedObject[] = [];
+  for (const doc of parseAllDocuments(result.stdout)) {
+    assert.equal(doc.errors.length, 0, `rendered YAML does not parse: ${doc.errors.map((e) => e.message).join("; ")}`);
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    objects.push(value as RenderedObject);
+  }
+  return objects;
+}
+
+function ofKind<T>(objects: RenderedObject[], kind: string): (RenderedObject & T)[] {
+  return objects.filter((o) => o.kind === kind) as (RenderedObject & T)[];
+}
+
+function component(o: RenderedObject): string | undefined {
+  return o.metadata.labels?.["app.kubernetes.io/component"];
+}
+
+function byComponent<T>(objects: (RenderedObject & T)[]): Map<string, RenderedObject & T> {
+  return new Map(objects.map((o) => [component(o) ?? "", o]));
+}
+
+/** The gateway configuration the services would read, with the dialback secret file made real. */
+function renderedConfig(objects: RenderedObject[]): { text: string; document: Record<string, unknown> } {
+  const cm = ofKind<IConfigMap>(objects, "ConfigMap").find((c) => c.data?.["passerelle.yaml"] !== undefined);
+  assert.ok(cm, "a ConfigMap with passerelle.yaml");
+  const text = cm.data?.["passerelle.yaml"] ?? "";
+  return { text, document: parseYaml(text) as Record<string, unknown> };
+}
+
+function validateAsServices(document: Record<string, unknown>): ReturnType<typeof validateConfig> {
+  // The secret file exists in the pods; here a stand-in with a secret of the right length.
+  const dir = mkdtempSync(join(tmpdir(), "passerelle-chart-"));
+  try {
+    const secretFile = join(dir, "dialback");
+    writeFileSync(secretFile, "0123456789abcdef0123456789abcdef\n");
+    const copy = structuredClone(document) as { gateway: { dialback: { secretFile: string } } };
+    copy.gateway.dialback.secretFile = secretFile;
+    return validateConfig(copy, "rendered ConfigMap");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Container = NonNullable<NonNullable<IDeployment["spec"]>["template"]["spec"]>["containers"][number];
+
+function containerOf(d: IDeployment): Container {
+  const c = d.spec?.template.spec?.containers[0];
+  assert.ok(c, `${d.metadata?.name}: a container`);
+  return c;
+}
+
+/** Metric names the code registers, plus prom-client's default metrics under our prefix. */
+function knownMetrics(): Set<string> {
+  const names = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      if (name === "node_modules" || name.startsWith(".")) continue;
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) {
+        for (const m of readFileSync(path, "utf8").matchAll(/name: "(passerelle_[a-z0-9_]+)"/g)) names.add(m[1] ?? "");
+      }
+    }
+  };
+  walk(join(repoRoot, "packages"));
+  walk(join(repoRoot, "services"));
+  const require = createRequire(join(repoRoot, "packages", "telemetry", "package.json"));
+  const metricsDir = join(dirname(require.resolve("prom-client/package.json")), "lib", "metrics");
+  for (const file of readdirSync(metricsDir).filter((f) => f.endsWith(".js"))) {
+    for (const m of readFileSync(join(metricsDir, file), "utf8").matchAll(/'((?:process|nodejs)_[a-z_]+)'/g)) names.add(`passerelle_${m[1] ?? ""}`);
+  }
+  return names;
+}
+
+before(() => {
+  home = mkdtempSync(join(tmpdir(), "passerelle-helm-home-"));
+});
+after(() => {
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("helm lint --strict", () => {
+  test("default values", () => {
+    const r = helm(["lint", "--strict", chartDir], home);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  });
+  test("overrides", () => {
+    const r = helm(["lint", "--strict", chartDir, "-f", overridesFile], home);
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  });
+});
+
+for (const [label, args] of [
+  ["default values", []],
+  ["overrides", ["-f", overridesFile]],
+] as const) {
+  describe(`helm template with ${label}`, () => {
+    let objects: RenderedObject[] = [];
+    before(() => {
+      objects = render([...args]);
+    });
+
+    test("every object validates against its Kubernetes schema", () => {
+      assert.ok(objects.length > 10, `only ${objects.length} objects rendered`);
+      for (const o of objects) {
+        const validate = validators[`${o.apiVersion}/${o.kind}`];
+        assert.ok(validate, `no schema for ${o.apiVersion} ${o.kind} (${o.metadata.name})`);
+        assert.doesNotThrow(() => validate(o), `${o.kind} ${o.metadata.name}`);
+        assert.equal(o.metadata.labels?.["app.kubernetes.io/instance"], release, `${o.kind} ${o.metadata.name}: instance label`);
+      }
+    });
+
+    test("one Deployment per service, labelled with its component, running its own main.ts", () => {
+      const deployments = byComponent(ofKind<IDeployment>(objects, "Deployment"));
+      assert.deepEqual([...deployments.keys()].sort(), [...components].sort());
+      for (const [name, d] of deployments) {
+        assert.equal(d.spec?.selector.matchLabels?.["app.kubernetes.io/component"], name);
+        assert.equal(d.spec?.template.metadata?.labels?.["app.kubernetes.io/component"], name);
+        const c = containerOf(d);
+        assert.deepEqual(c.command, ["node", "--import", "tsx", `services/${name}/src/main.ts`]);
+        assert.ok(existsSync(join(repoRoot, "services", name, "src", "main.ts")), `services/${name}/src/main.ts exists`);
+      }
+    });
+
+    test("probes: readiness /readyz, liveness /healthz, on the HTTP port the service listens on", () => {
+      const { document } = renderedConfig(objects);
+      const services = document.services as Record<string, { http: { port: number; host: string } }>;
+      const key = (name: string): string => name.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+      for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+        const c = containerOf(d);
+        assert.equal(c.readinessProbe?.httpGet?.path, "/readyz");
+        assert.equal(c.readinessProbe?.httpGet?.port, "http");
+        assert.equal(c.livenessProbe?.httpGet?.path, "/healthz");
+        assert.equal(c.livenessProbe?.httpGet?.port, "http");
+        const http = c.ports?.find((p) => p.name === "http");
+        const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+        assert.equal(env.get("PASSERELLE_HTTP_PORT")?.value, String(http?.containerPort));
+        const own = services[key(component(d) ?? "")]?.http;
+        assert.equal(own?.port, http?.containerPort, "configuration and container agree on the HTTP port");
+        assert.equal(own?.host, "0.0.0.0");
+      }
+    });
+
+    test("environment: configuration path, POD_NAME from the downward API, log level", () => {
+      for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+        const c = containerOf(d);
+        const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+        assert.equal(env.get("POD_NAME")?.valueFrom?.fieldRef?.fieldPath, "metadata.name");
+        assert.ok(env.get("LOG_LEVEL")?.value);
+        const configPath = env.get("PASSERELLE_CONFIG")?.value ?? "";
+        const mount = c.volumeMounts?.find((m) => configPath === `${m.mountPath}/passerelle.yaml`);
+        assert.ok(mount, `${d.metadata?.name}: PASSERELLE_CONFIG is inside a mounted volume`);
+        const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+        assert.ok(volume?.configMap?.name?.endsWith("-config"));
+        assert.equal(env.has("PASSERELLE_ADMIN_TOKEN"), false, "the admin token never comes as a plain variable");
+      }
+    });
+
+    test("checksum of the configuration on every pod template", () => {
+      const { text } = renderedConfig(objects);
+      const sums = new Set<string>();
+      for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+        const sum = d.spec?.template.metadata?.annotations?.["checksum/config"] ?? "";
+        assert.match(sum, /^[0-9a-f]{64}$/);
+        sums.add(sum);
+      }
+      assert.equal(sums.size, 1);
+      assert.equal([...sums][0], createHash("sha256").update(text.replace(/\n$/, "")).digest("hex"));
+    });
+
+    test("non-root, read-only root filesystem, no privilege escalation, SIGTERM grace", () => {
+      for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+        const pod = d.spec?.template.spec;
+        assert.equal(pod?.securityContext?.runAsNonRoot, true);
+        assert.notEqual(pod?.securityContext?.runAsUser, 0);
+        assert.equal(pod?.automountServiceAccountToken, false);
+        assert.ok((pod?.terminationGracePeriodSeconds ?? 0) >= 10);
+        const sc = containerOf(d).securityContext;
+        assert.equal(sc?.readOnlyRootFilesystem, true);
+        assert.equal(sc?.allowPrivilegeEscalation, false);
+        assert.deepEqual(sc?.capabilities?.drop, ["ALL"]);
+        // A writable /tmp for tsx's cache.
+        assert.ok(containerOf(d).volumeMounts?.some((m) => m.mountPath === "/tmp"));
+      }
+    });
+
+    test("no Secret is rendered: secrets only come from existing Secrets", () => {
+      assert.equal(objects.filter((o) => o.kind === "Secret").length, 0);
+      assert.ok(!JSON.stringify(objects).includes("values-secret-that-must-not-render"));
+      const { document } = renderedConfig(objects);
+      const dialback = (document.gateway as { dialback: Record<string, unknown> }).dialback;
+      assert.deepEqual(Object.keys(dialback), ["secretFile"]);
+      for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+        const c = containerOf(d);
+        const mount = c.volumeMounts?.find((m) => String(dialback.secretFile).startsWith(`${m.mountPath}/`));
+        assert.ok(mount, `${d.metadata?.name}: the dialback secret file is mounted`);
+        const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+        assert.ok(volume?.secret?.secretName, `${d.metadata?.name}: from an existing Secret`);
+      }
+    });
+
+    test("the ConfigMap's passerelle.yaml passes validateConfig", () => {
+      const { document } = renderedConfig(objects);
+      const config = validateAsServices(document);
+      assert.ok(config.domains.length >= 1);
+      assert.equal(config.sip.listen.host, "0.0.0.0");
+      assert.equal(config.edge.listen.host, "0.0.0.0");
+    });
+
+    test("Services: edge s2s on 5269, SIP on UDP and TCP 5070, HTTP as ClusterIP", () => {
+      const services = ofKind<IService>(objects, "Service");
+      const edge = services.find((s) => s.metadata.name.endsWith("-edge-listener-s2s"));
+      assert.ok(edge);
+      assert.deepEqual(
+        edge.spec?.ports?.map((p) => [p.port, p.protocol, p.targetPort]),
+        [[5269, "TCP", "xmpp-s2s"]],
+      );
+      const sip = services.find((s) => s.metadata.name.endsWith("-sip-translator-sip"));
+      assert.ok(sip);
+      assert.deepEqual(sip.spec?.ports?.map((p) => `${p.protocol}/${p.port}`).sort(), ["TCP/5070", "UDP/5070"]);
+      const http = services.filter((s) => s.spec?.ports?.some((p) => p.name === "http"));
+      assert.equal(http.length, components.length);
+      for (const s of http) {
+        assert.equal(s.spec?.type, "ClusterIP");
+        assert.equal(s.spec?.ports?.length, 1);
+      }
+      for (const s of services) {
+        const selected = s.spec?.selector?.["app.kubernetes.io/component"];
+        assert.ok(selected !== undefined && components.includes(selected), `${s.metadata.name} selects one component`);
+      }
+    });
+
+    test("dashboards: ConfigMaps labelled grafana_dashboard=1, queries on metrics the code registers", () => {
+      const dashboards = ofKind<IConfigMap>(objects, "ConfigMap").filter((c) => c.metadata.labels?.grafana_dashboard === "1");
+      assert.ok(dashboards.length >= 1);
+      const known = knownMetrics();
+      for (const cm of dashboards) {
+        for (const [file, json] of Object.entries(cm.data ?? {})) {
+          const dashboard = JSON.parse(json) as { uid: string; panels: { targets?: { expr: string }[] }[] };
+          assert.ok(dashboard.uid, `${file}: a uid`);
+          const used = new Set<string>();
+          for (const panel of dashboard.panels) {
+            for (const t of panel.targets ?? []) for (const m of t.expr.matchAll(/passerelle_[a-z0-9_]+/g)) used.add(m[0]);
+          }
+          assert.ok(used.size >= 8, `${file}: uses ${used.size} metrics`);
+          for (const name of used) {
+            const base = name.replace(/_(bucket|sum|count)$/, "");
+            assert.ok(known.has(name) || known.has(base), `${file}: ${name} is not a metric the code registers`);
+          }
+        }
+      }
+    });
+  });
+}
+
+describe("gated objects", () => {
+  test("defaults: no HPA, PodDisruptionBudget or ServiceMonitor; replicas set", () => {
+    const objects = render();
+    for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor"]) {
+      assert.equal(ofKind(objects, kind).length, 0, kind);
+    }
+    for (const d of ofKind<IDeployment>(objects, "Deployment")) assert.ok((d.spec?.replicas ?? 0) >= 1);
+    const edge = ofKind<IService>(objects, "Service").find((s) => s.metadata.name.endsWith("-edge-listener-s2s"));
+    assert.equal(edge?.spec?.type, "LoadBalancer");
+  });
+
+  test("overrides: exactly the components that enable them, per component values win", () => {
+    const objects = render(["-f", overridesFile]);
+    const names = (kind: string): string[] => ofKind(objects, kind).map((o) => component(o) ?? "").sort();
+    assert.deepEqual(names("HorizontalPodAutoscaler"), ["edge-listener", "policy"]);
+    assert.deepEqual(names("PodDisruptionBudget"), ["edge-listener", "policy"]);
+    assert.deepEqual(names("ServiceMonitor"), ["dialback-authority", "edge-listener", "policy", "sip-translator"]);
+
+    const hpa = byComponent(ofKind<IHorizontalPodAutoscaler>(objects, "HorizontalPodAutoscaler"));
+    assert.equal(hpa.get("edge-listener")?.spec?.maxReplicas, 12);
+    assert.equal(hpa.get("edge-listener")?.spec?.metrics?.length, 2);
+    assert.equal(hpa.get("policy")?.spec?.maxReplicas, 6);
+    const deployments = byComponent(ofKind<IDeployment>(objects, "Deployment"));
+    assert.equal(deployments.get("edge-listener")?.spec?.replicas, undefined, "the HPA owns replicas");
+    assert.equal(deployments.get("sip-translator")?.spec?.replicas, 3);
+    const edge = deployments.get("edge-listener");
+    assert.ok(edge);
+    assert.equal(containerOf(edge).resources?.limits?.memory, "1Gi");
+    assert.equal(containerOf(edge).image, "registry.example.net/passerelle:1.2.3");
+    const pdb = byComponent(ofKind<IPodDisruptionBudget>(objects, "PodDisruptionBudget"));
+    assert.equal(pdb.get("policy")?.spec?.minAvailable, 1);
+    assert.equal(pdb.get("edge-listener")?.spec?.maxUnavailable, 1);
+    const sm = ofKind<IServiceMonitor>(objects, "ServiceMonitor")[0];
+    assert.equal(sm?.metadata.labels?.release, "kube-prometheus-stack");
+    assert.equal(sm?.spec.endpoints?.[0]?.port, "http");
+  });
+
+  test("overrides: TLS from a kubernetes.io/tls Secret mounted as files (no subPath), admin token as a file", () => {
+    const objects = render(["-f", overridesFile]);
+    const { document } = renderedConfig(objects);
+    const config = validateAsServices(document);
+    assert.ok(config.edge.tls);
+    assert.equal(config.gateway.limits.maxStanzaBytes, 1048576);
+    assert.equal(config.partners.length, 2);
+    const deployments = byComponent(ofKind<IDeployment>(objects, "Deployment"));
+    for (const name of ["edge-listener", "dialback-authority"]) {
+      const d = deployments.get(name);
+      assert.ok(d);
+      const mount = containerOf(d).volumeMounts?.find((m) => config.edge.tls?.certFile.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `${name}: the certificate is mounted`);
+      assert.equal(mount.subPath, undefined, "a subPath mount would never see a renewal");
+      const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+      assert.equal(volume?.secret?.secretName, "gw-edge-tls");
+      assert.ok(containerOf(d).volumeMounts?.some((m) => config.edge.tls?.caFile?.startsWith(`${m.mountPath}/`)), `${name}: partners' CA mounted`);
+    }
+    for (const name of ["policy", "sip-translator", "dns-registrar"]) {
+      const volumes = deployments.get(name)?.spec?.template.spec?.volumes ?? [];
+      assert.ok(!volumes.some((v) => v.secret?.secretName === "gw-edge-tls"), `${name} does not get the edge's key`);
+    }
+    const policy = deployments.get("policy");
+    assert.ok(policy);
+    const tokenFile = containerOf(policy).env?.find((e) => e.name === "PASSERELLE_ADMIN_TOKEN_FILE")?.value ?? "";
+    const tokenMount = containerOf(policy).volumeMounts?.find((m) => tokenFile.startsWith(`${m.mountPath}/`));
+    assert.ok(tokenMount);
+    assert.equal(policy.spec?.template.spec?.volumes?.find((v) => v.name === tokenMount.name)?.secret?.secretName, "gw-admin");
+  });
+
+  test("a configuration change changes the pods' checksum (they roll)", () => {
+    const sum = (objects: RenderedObject[]): string | undefined =>
+      ofKind<IDeployment>(objects, "Deployment")[0]?.spec?.template.metadata?.annotations?.["checksum/config"];
+    assert.notEqual(sum(render()), sum(render(["--set", "config.gateway.edgeFqdn=xmpp2.example.com"])));
+  });
+
+  test("a component can be switched off", () => {
+    const objects = render(["--set", "components.dnsRegistrar.enabled=false"]);
+    assert.ok(!objects.some((o) => component(o) === "dns-registrar"));
+  });
+});
