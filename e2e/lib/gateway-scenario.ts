@@ -18,6 +18,7 @@ import {
   type Bind9Server,
   type CertificateFiles,
   type EjabberdServer,
+  type KamailioRoute,
   type KamailioServer,
   type NatsServer,
   type Netns,
@@ -97,7 +98,8 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
   const [nats, redis, kamailio] = await Promise.all([
     startNats(scope, { netns, host: "127.0.0.1" }),
     startRedis(scope, { netns, host: "127.0.0.1" }),
-    startKamailio(scope, { netns, address: SIP_PROXY_ADDRESS, domain: GATEWAY_DOMAIN }),
+    // Outbound messaging: Kamailio routes requests for every partner domain to the SIP translator.
+    startKamailio(scope, { netns, address: SIP_PROXY_ADDRESS, domain: GATEWAY_DOMAIN, routes: partnerRoutes(overrides.partners ?? partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry)) }),
   ]);
   const servers = new Map<string, ProsodyServer | EjabberdServer>();
   await Promise.all(
@@ -167,6 +169,13 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
       return JSON.parse(result.stdout.trim() || '{"status":0,"body":"no output"}') as { status: number; body: string };
     },
   };
+}
+
+/** The SIP translator's address in the scene (sip.listen below). */
+export const SIP_TRANSLATOR_TARGET = `${GATEWAY_ADDRESS}:5070`;
+
+function partnerRoutes(entries: readonly PartnerEntry[]): KamailioRoute[] {
+  return entries.flatMap((p) => [p.domain, ...(p.additionalDomains ?? [])]).map((domain) => ({ domain, target: SIP_TRANSLATOR_TARGET, transport: "udp" as const }));
 }
 
 /** Waits (bounded) until a gateway service logged a line matching `predicate`. */
