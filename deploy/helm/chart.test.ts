@@ -15,12 +15,21 @@ import { dirname, join } from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { validateConfig } from "@passerelle/config";
 import { Deployment, type IDeployment } from "kubernetes-models/apps/v1/Deployment";
-import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
-import { PodDisruptionBudget, type IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import {
+  HorizontalPodAutoscaler,
+  type IHorizontalPodAutoscaler,
+} from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import {
+  PodDisruptionBudget,
+  type IPodDisruptionBudget,
+} from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap, type IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service, type IService } from "kubernetes-models/v1/Service";
 import { ServiceAccount, type IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { ServiceMonitor, type IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import {
+  ServiceMonitor,
+  type IServiceMonitor,
+} from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { helm, helmPackageDir } from "./lib/helm.ts";
 
 const chartDir = join(helmPackageDir, "passerelle");
@@ -33,7 +42,12 @@ const components = ["edge-listener", "dialback-authority", "policy", "sip-transl
 interface RenderedObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [field: string]: unknown;
 }
 
@@ -43,9 +57,12 @@ const validators: Record<string, (o: RenderedObject) => void> = {
   "v1/Service": (o) => new Service(o as unknown as IService).validate(),
   "v1/ConfigMap": (o) => new ConfigMap(o as unknown as IConfigMap).validate(),
   "v1/ServiceAccount": (o) => new ServiceAccount(o as unknown as IServiceAccount).validate(),
-  "autoscaling/v2/HorizontalPodAutoscaler": (o) => new HorizontalPodAutoscaler(o as unknown as IHorizontalPodAutoscaler).validate(),
-  "policy/v1/PodDisruptionBudget": (o) => new PodDisruptionBudget(o as unknown as IPodDisruptionBudget).validate(),
-  "monitoring.coreos.com/v1/ServiceMonitor": (o) => new ServiceMonitor(o as unknown as IServiceMonitor).validate(),
+  "autoscaling/v2/HorizontalPodAutoscaler": (o) =>
+    new HorizontalPodAutoscaler(o as unknown as IHorizontalPodAutoscaler).validate(),
+  "policy/v1/PodDisruptionBudget": (o) =>
+    new PodDisruptionBudget(o as unknown as IPodDisruptionBudget).validate(),
+  "monitoring.coreos.com/v1/ServiceMonitor": (o) =>
+    new ServiceMonitor(o as unknown as IServiceMonitor).validate(),
 };
 
 let home = "";
@@ -55,7 +72,11 @@ function render(extraArgs: string[] = []): RenderedObject[] {
   assert.equal(result.status, 0, `helm template failed:\n${result.stderr}`);
   const objects: RenderedObject[] = [];
   for (const doc of parseAllDocuments(result.stdout)) {
-    assert.equal(doc.errors.length, 0, `rendered YAML does not parse: ${doc.errors.map((e) => e.message).join("; ")}`);
+    assert.equal(
+      doc.errors.length,
+      0,
+      `rendered YAML does not parse: ${doc.errors.map((e) => e.message).join("; ")}`,
+    );
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     objects.push(value as RenderedObject);
@@ -114,7 +135,8 @@ function knownMetrics(): Set<string> {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
       else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) {
-        for (const m of readFileSync(path, "utf8").matchAll(/name: "(passerelle_[a-z0-9_]+)"/g)) names.add(m[1] ?? "");
+        for (const m of readFileSync(path, "utf8").matchAll(/name: "(passerelle_[a-z0-9_]+)"/g))
+          names.add(m[1] ?? "");
       }
     }
   };
@@ -123,7 +145,8 @@ function knownMetrics(): Set<string> {
   const require = createRequire(join(repoRoot, "packages", "telemetry", "package.json"));
   const metricsDir = join(dirname(require.resolve("prom-client/package.json")), "lib", "metrics");
   for (const file of readdirSync(metricsDir).filter((f) => f.endsWith(".js"))) {
-    for (const m of readFileSync(join(metricsDir, file), "utf8").matchAll(/'((?:process|nodejs)_[a-z_]+)'/g)) names.add(`passerelle_${m[1] ?? ""}`);
+    for (const m of readFileSync(join(metricsDir, file), "utf8").matchAll(/'((?:process|nodejs)_[a-z_]+)'/g))
+      names.add(`passerelle_${m[1] ?? ""}`);
   }
   return names;
 }
@@ -162,7 +185,11 @@ for (const [label, args] of [
         const validate = validators[`${o.apiVersion}/${o.kind}`];
         assert.ok(validate, `no schema for ${o.apiVersion} ${o.kind} (${o.metadata.name})`);
         assert.doesNotThrow(() => validate(o), `${o.kind} ${o.metadata.name}`);
-        assert.equal(o.metadata.labels?.["app.kubernetes.io/instance"], release, `${o.kind} ${o.metadata.name}: instance label`);
+        assert.equal(
+          o.metadata.labels?.["app.kubernetes.io/instance"],
+          release,
+          `${o.kind} ${o.metadata.name}: instance label`,
+        );
       }
     });
 
@@ -174,7 +201,10 @@ for (const [label, args] of [
         assert.equal(d.spec?.template.metadata?.labels?.["app.kubernetes.io/component"], name);
         const c = containerOf(d);
         assert.deepEqual(c.command, ["node", "--import", "tsx", `services/${name}/src/main.ts`]);
-        assert.ok(existsSync(join(repoRoot, "services", name, "src", "main.ts")), `services/${name}/src/main.ts exists`);
+        assert.ok(
+          existsSync(join(repoRoot, "services", name, "src", "main.ts")),
+          `services/${name}/src/main.ts exists`,
+        );
       }
     });
 
@@ -208,7 +238,11 @@ for (const [label, args] of [
         assert.ok(mount, `${d.metadata?.name}: PASSERELLE_CONFIG is inside a mounted volume`);
         const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
         assert.ok(volume?.configMap?.name?.endsWith("-config"));
-        assert.equal(env.has("PASSERELLE_ADMIN_TOKEN"), false, "the admin token never comes as a plain variable");
+        assert.equal(
+          env.has("PASSERELLE_ADMIN_TOKEN"),
+          false,
+          "the admin token never comes as a plain variable",
+        );
       }
     });
 
@@ -273,7 +307,10 @@ for (const [label, args] of [
       );
       const sip = services.find((s) => s.metadata.name.endsWith("-sip-translator-sip"));
       assert.ok(sip);
-      assert.deepEqual(sip.spec?.ports?.map((p) => `${p.protocol}/${p.port}`).sort(), ["TCP/5070", "UDP/5070"]);
+      assert.deepEqual(sip.spec?.ports?.map((p) => `${p.protocol}/${p.port}`).sort(), [
+        "TCP/5070",
+        "UDP/5070",
+      ]);
       const http = services.filter((s) => s.spec?.ports?.some((p) => p.name === "http"));
       assert.equal(http.length, components.length);
       for (const s of http) {
@@ -282,12 +319,17 @@ for (const [label, args] of [
       }
       for (const s of services) {
         const selected = s.spec?.selector?.["app.kubernetes.io/component"];
-        assert.ok(selected !== undefined && components.includes(selected), `${s.metadata.name} selects one component`);
+        assert.ok(
+          selected !== undefined && components.includes(selected),
+          `${s.metadata.name} selects one component`,
+        );
       }
     });
 
     test("dashboards: ConfigMaps labelled grafana_dashboard=1, queries on metrics the code registers", () => {
-      const dashboards = ofKind<IConfigMap>(objects, "ConfigMap").filter((c) => c.metadata.labels?.grafana_dashboard === "1");
+      const dashboards = ofKind<IConfigMap>(objects, "ConfigMap").filter(
+        (c) => c.metadata.labels?.grafana_dashboard === "1",
+      );
       assert.ok(dashboards.length >= 1);
       const known = knownMetrics();
       for (const cm of dashboards) {
@@ -296,12 +338,16 @@ for (const [label, args] of [
           assert.ok(dashboard.uid, `${file}: a uid`);
           const used = new Set<string>();
           for (const panel of dashboard.panels) {
-            for (const t of panel.targets ?? []) for (const m of t.expr.matchAll(/passerelle_[a-z0-9_]+/g)) used.add(m[0]);
+            for (const t of panel.targets ?? [])
+              for (const m of t.expr.matchAll(/passerelle_[a-z0-9_]+/g)) used.add(m[0]);
           }
           assert.ok(used.size >= 8, `${file}: uses ${used.size} metrics`);
           for (const name of used) {
             const base = name.replace(/_(bucket|sum|count)$/, "");
-            assert.ok(known.has(name) || known.has(base), `${file}: ${name} is not a metric the code registers`);
+            assert.ok(
+              known.has(name) || known.has(base),
+              `${file}: ${name} is not a metric the code registers`,
+            );
           }
         }
       }
@@ -316,16 +362,26 @@ describe("gated objects", () => {
       assert.equal(ofKind(objects, kind).length, 0, kind);
     }
     for (const d of ofKind<IDeployment>(objects, "Deployment")) assert.ok((d.spec?.replicas ?? 0) >= 1);
-    const edge = ofKind<IService>(objects, "Service").find((s) => s.metadata.name.endsWith("-edge-listener-s2s"));
+    const edge = ofKind<IService>(objects, "Service").find((s) =>
+      s.metadata.name.endsWith("-edge-listener-s2s"),
+    );
     assert.equal(edge?.spec?.type, "LoadBalancer");
   });
 
   test("overrides: exactly the components that enable them, per component values win", () => {
     const objects = render(["-f", overridesFile]);
-    const names = (kind: string): string[] => ofKind(objects, kind).map((o) => component(o) ?? "").sort();
+    const names = (kind: string): string[] =>
+      ofKind(objects, kind)
+        .map((o) => component(o) ?? "")
+        .sort();
     assert.deepEqual(names("HorizontalPodAutoscaler"), ["edge-listener", "policy"]);
     assert.deepEqual(names("PodDisruptionBudget"), ["edge-listener", "policy"]);
-    assert.deepEqual(names("ServiceMonitor"), ["dialback-authority", "edge-listener", "policy", "sip-translator"]);
+    assert.deepEqual(names("ServiceMonitor"), [
+      "dialback-authority",
+      "edge-listener",
+      "policy",
+      "sip-translator",
+    ]);
 
     const hpa = byComponent(ofKind<IHorizontalPodAutoscaler>(objects, "HorizontalPodAutoscaler"));
     assert.equal(hpa.get("edge-listener")?.spec?.maxReplicas, 12);
@@ -357,28 +413,42 @@ describe("gated objects", () => {
     for (const name of ["edge-listener", "dialback-authority"]) {
       const d = deployments.get(name);
       assert.ok(d);
-      const mount = containerOf(d).volumeMounts?.find((m) => config.edge.tls?.certFile.startsWith(`${m.mountPath}/`));
+      const mount = containerOf(d).volumeMounts?.find((m) =>
+        config.edge.tls?.certFile.startsWith(`${m.mountPath}/`),
+      );
       assert.ok(mount, `${name}: the certificate is mounted`);
       assert.equal(mount.subPath, undefined, "a subPath mount would never see a renewal");
       const volume = d.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
       assert.equal(volume?.secret?.secretName, "gw-edge-tls");
-      assert.ok(containerOf(d).volumeMounts?.some((m) => config.edge.tls?.caFile?.startsWith(`${m.mountPath}/`)), `${name}: partners' CA mounted`);
+      assert.ok(
+        containerOf(d).volumeMounts?.some((m) => config.edge.tls?.caFile?.startsWith(`${m.mountPath}/`)),
+        `${name}: partners' CA mounted`,
+      );
     }
     for (const name of ["policy", "sip-translator", "dns-registrar"]) {
       const volumes = deployments.get(name)?.spec?.template.spec?.volumes ?? [];
-      assert.ok(!volumes.some((v) => v.secret?.secretName === "gw-edge-tls"), `${name} does not get the edge's key`);
+      assert.ok(
+        !volumes.some((v) => v.secret?.secretName === "gw-edge-tls"),
+        `${name} does not get the edge's key`,
+      );
     }
     const policy = deployments.get("policy");
     assert.ok(policy);
-    const tokenFile = containerOf(policy).env?.find((e) => e.name === "PASSERELLE_ADMIN_TOKEN_FILE")?.value ?? "";
+    const tokenFile =
+      containerOf(policy).env?.find((e) => e.name === "PASSERELLE_ADMIN_TOKEN_FILE")?.value ?? "";
     const tokenMount = containerOf(policy).volumeMounts?.find((m) => tokenFile.startsWith(`${m.mountPath}/`));
     assert.ok(tokenMount);
-    assert.equal(policy.spec?.template.spec?.volumes?.find((v) => v.name === tokenMount.name)?.secret?.secretName, "gw-admin");
+    assert.equal(
+      policy.spec?.template.spec?.volumes?.find((v) => v.name === tokenMount.name)?.secret?.secretName,
+      "gw-admin",
+    );
   });
 
   test("a configuration change changes the pods' checksum (they roll)", () => {
     const sum = (objects: RenderedObject[]): string | undefined =>
-      ofKind<IDeployment>(objects, "Deployment")[0]?.spec?.template.metadata?.annotations?.["checksum/config"];
+      ofKind<IDeployment>(objects, "Deployment")[0]?.spec?.template.metadata?.annotations?.[
+        "checksum/config"
+      ];
     assert.notEqual(sum(render()), sum(render(["--set", "config.gateway.edgeFqdn=xmpp2.example.com"])));
   });
 

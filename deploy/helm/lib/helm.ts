@@ -40,11 +40,13 @@ export function readZipEntry(zip: Buffer, name: string): Buffer {
     const entryName = zip.toString("utf8", at + 46, at + 46 + nameLength);
     if (entryName === name) {
       if (zip.readUInt32LE(localHeader) !== 0x04034b50) throw new Error("zip: bad local header");
-      const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+      const dataStart =
+        localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
       const data = zip.subarray(dataStart, dataStart + compressedSize);
       const content = method === 0 ? Buffer.from(data) : method === 8 ? inflateRawSync(data) : undefined;
       if (content === undefined) throw new Error(`zip: compression method ${method} not supported`);
-      if (content.length !== size) throw new Error(`zip: ${name} is ${content.length} bytes, expected ${size}`);
+      if (content.length !== size)
+        throw new Error(`zip: ${name} is ${content.length} bytes, expected ${size}`);
       return content;
     }
     at += 46 + nameLength + extraLength + commentLength;
@@ -93,5 +95,8 @@ export function helm(args: readonly string[], home: string): HelmResult {
 }
 
 export function helmVersion(home: string): string {
-  return execFileSync(helmBinary(), ["version", "--short"], { env: { HOME: home, PATH: process.env.PATH ?? "" }, encoding: "utf8" }).trim();
+  return execFileSync(helmBinary(), ["version", "--short"], {
+    env: { HOME: home, PATH: process.env.PATH ?? "" },
+    encoding: "utf8",
+  }).trim();
 }
