@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/node_modules/**", "tools/**", "deploy/**", ".e2e-work/**", "**/generated/**"] },
+  { ignores: ["**/node_modules/**", "tools/**", "deploy/helm/passerelle/**", ".e2e-work/**", "**/generated/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

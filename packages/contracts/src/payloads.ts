@@ -38,6 +38,8 @@ export interface SipDeliveryRequest {
   to: string;
   /** The internal SIP domain that `to`'s XMPP domain maps to. */
   sipDomain: string;
+  /** JetStream delivered this stanza before: the translator checks whether it already sent it. */
+  redelivered?: boolean;
   xml: string;
 }
 

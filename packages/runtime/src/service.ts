@@ -92,6 +92,8 @@ export async function connectNats(url: string, name: string, log: Logger): Promi
 export function connectRedis(url: string, log: Logger): Redis {
   const redis = new Redis(url, {
     lazyConnect: false,
+    // Commands issued in the same tick share one write: fewer syscalls per stanza under load.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),

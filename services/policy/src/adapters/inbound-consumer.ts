@@ -1,7 +1,9 @@
 /**
- * Pulls accepted stanzas from the JetStream work queue (ADR 0003). Stanzas of one conversation
- * (same sender, same recipient) are handled one after the other so they reach the SIP side in
- * order; different conversations run concurrently, up to the consumer's max_ack_pending.
+ * Pulls accepted stanzas from the JetStream work queue (ADR 0003) and handles them concurrently,
+ * up to the consumer's max_ack_pending. Order is kept without waiting: every stanza takes the same
+ * steps in arrival order (one Redis pipeline, then one request to the translator over one NATS
+ * connection, both FIFO), so the translator starts its SIP transactions in the order the partner
+ * sent the stanzas, while their answers are awaited in parallel.
  */
 import { context } from "@opentelemetry/api";
 import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
@@ -15,7 +17,7 @@ const MAX_DELIVER = 10;
 
 export class InboundConsumer {
   private messages: ConsumerMessages | undefined;
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly running = new Set<Promise<void>>();
   private inFlight = 0;
 
   constructor(
@@ -45,15 +47,12 @@ export class InboundConsumer {
         m.term();
         continue;
       }
-      const key = `${stanza.from.split("/")[0]}|${stanza.to.split("/")[0]}`;
-      const previous = this.chains.get(key) ?? Promise.resolve();
       this.inFlight++;
-      const next = previous.then(() => this.process(m, stanza));
-      this.chains.set(key, next);
-      void next.finally(() => {
+      const work = this.process(m, stanza).finally(() => {
         this.inFlight--;
-        if (this.chains.get(key) === next) this.chains.delete(key);
+        this.running.delete(work);
       });
+      this.running.add(work);
     }
   }
 
@@ -62,7 +61,7 @@ export class InboundConsumer {
     await context.with(parent, async () => {
       try {
         const lastAttempt = m.info.deliveryCount >= MAX_DELIVER;
-        const outcome = await this.handler.handle(stanza, lastAttempt);
+        const outcome = await this.handler.handle(stanza, lastAttempt, m.info.deliveryCount > 1);
         if (outcome === "done") m.ack();
         else m.nak(Math.min(1000 * 2 ** m.info.deliveryCount, 30_000));
       } catch (err) {
@@ -75,6 +74,6 @@ export class InboundConsumer {
 
   async stop(): Promise<void> {
     await this.messages?.close();
-    await Promise.allSettled([...this.chains.values()]);
+    await Promise.allSettled([...this.running]);
   }
 }

@@ -47,7 +47,7 @@ export class InboundHandler {
     });
   }
 
-  async handle(stanza: InboundStanza, lastAttempt: boolean): Promise<Outcome> {
+  async handle(stanza: InboundStanza, lastAttempt: boolean, redelivered = false): Promise<Outcome> {
     let recipient: string;
     let sender: string;
     try {
@@ -89,6 +89,7 @@ export class InboundHandler {
       from: stanza.from,
       to: stanza.to,
       sipDomain,
+      ...(redelivered ? { redelivered } : {}),
       xml: stanza.xml,
     };
     let result: SipDeliveryResult;

@@ -17,7 +17,8 @@ export class DeliveryMemory {
   /** Deliver once: a known id gets its remembered result; Redis trouble never blocks a delivery. */
   async once(request: SipDeliveryRequest, deliver: () => Promise<SipDeliveryResult>): Promise<SipDeliveryResult> {
     const key = `passerelle:sip:delivery:${request.id}`;
-    const known = await this.redis.get(key).catch(() => null);
+    // Only a redelivered stanza can have been sent before: first deliveries skip the look-up.
+    const known = request.redelivered === true ? await this.redis.get(key).catch(() => null) : null;
     if (known !== null) {
       try {
         return JSON.parse(known) as SipDeliveryResult;
@@ -27,7 +28,8 @@ export class DeliveryMemory {
     }
     const result = await deliver();
     if (result.outcome !== "failed" || result.sipStatus !== undefined) {
-      await this.redis.set(key, JSON.stringify(result), "EX", this.ttlSeconds).catch(() => undefined);
+      // Not awaited: the answer does not wait for the record.
+      this.redis.set(key, JSON.stringify(result), "EX", this.ttlSeconds).catch(() => undefined);
     }
     return result;
   }
