@@ -43,7 +43,7 @@ export async function ensurePolicyConsumer(jsm: JetStreamManager, ackWaitMs: num
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(ackWaitMs),
     max_deliver: 10,
-    max_ack_pending: 2000,
+    max_ack_pending: 512,
   };
   try {
     await jsm.consumers.info(INBOUND_STREAM, POLICY_CONSUMER);

@@ -13,6 +13,7 @@ import { serveDeliveries } from "./adapters/nats-responder.ts";
 import { SipSide } from "./adapters/sip-side.ts";
 import { DeliveryHandler } from "./delivery.ts";
 import { AddressMapper } from "./domain/address-mapping.ts";
+import { FifoLimiter } from "./domain/fifo-limiter.ts";
 import { OutboundMessaging, type OutboundAnswer } from "./outbound.ts";
 
 await runService({
@@ -66,6 +67,8 @@ await runService({
     ctx.onShutdown(() => sip.stop());
 
     const limits = config.gateway.limits;
+    // SIP transactions in flight towards the proxy (the rest wait, in order).
+    const sipWindow = new FifoLimiter(Number(process.env.PASSERELLE_SIP_WINDOW ?? 64));
     const handler = new DeliveryHandler({
       mapper,
       gatewayHost: process.env.POD_NAME ?? hostname(),
@@ -76,7 +79,7 @@ await runService({
         maxHeaderBytes: 4096,
       },
       maxSipBytes: DEFAULT_LIMITS.maxMessageBytes,
-      send: (request) => sip.send(request),
+      send: (request) => sipWindow.run(() => sip.send(request)),
       onOutcome: (result, detail) => {
         outcomes.inc({ outcome: result.outcome, status: result.sipStatus === undefined ? "none" : `${Math.floor(result.sipStatus / 100)}xx` });
         log.info({ delivery: result.id, outcome: result.outcome, sipStatus: result.sipStatus, error: result.error?.condition, ...detail }, "delivery");
