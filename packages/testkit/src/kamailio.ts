@@ -140,7 +140,7 @@ export async function startKamailio(scope: Scope, options: KamailioOptions): Pro
   const child = spawnProcess(scope, {
     name,
     command: "kamailio",
-    args: ["-DD", "-E", "-f", configFile, "-P", join(dir, "kamailio.pid"), "-Y", dir, "-m", "64", "-M", "8"],
+    args: ["-DD", "-E", "-f", configFile, "-P", join(dir, "kamailio.pid"), "-Y", dir, "-m", "512", "-M", "16"],
     netns: options.netns,
   });
   await child.waitForPort(options.address, port, 10_000);

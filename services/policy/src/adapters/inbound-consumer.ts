@@ -6,7 +6,7 @@
  * sent the stanzas, while their answers are awaited in parallel.
  */
 import { context } from "@opentelemetry/api";
-import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ContractError, decode, INBOUND_STREAM, type InboundStanza } from "@passerelle/contracts";
 import { POLICY_CONSUMER } from "@passerelle/runtime";
@@ -19,6 +19,7 @@ export class InboundConsumer {
   private messages: ConsumerMessages | undefined;
   private readonly running = new Set<Promise<void>>();
   private inFlight = 0;
+  private stopping = false;
 
   constructor(
     private readonly nats: NatsConnection,
@@ -30,7 +31,44 @@ export class InboundConsumer {
     const js = jetstream(this.nats);
     const consumer = await js.consumers.get(INBOUND_STREAM, POLICY_CONSUMER);
     this.messages = await consumer.consume({ max_messages: 512 });
-    void this.loop(this.messages);
+    void this.run(consumer, this.messages);
+  }
+
+  /**
+   * Keep consuming for as long as the service runs: should the consumer's iterator end or fail
+   * (missed heartbeats while the process is saturated, a NATS restart), say so and start again —
+   * the stanzas wait in JetStream meanwhile, unacknowledged, never lost.
+   */
+  private async run(consumer: Consumer, first: ConsumerMessages): Promise<void> {
+    let messages = first;
+    for (let restarts = 0; !this.stopping; restarts++) {
+      try {
+        void this.watch(messages);
+        await this.loop(messages);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "inbound consumer failed");
+      }
+      if (this.stopping) return;
+      this.log.warn({ restarts }, "inbound consumer ended; consuming again");
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** Math.min(restarts, 5), 3000)));
+      try {
+        messages = await consumer.consume({ max_messages: 512 });
+        this.messages = messages;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "cannot consume the inbound stream; retrying");
+      }
+    }
+  }
+
+  /** Log what the consumer reports (heartbeats missed, consumer deleted, …). */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of messages.status()) {
+        if (status.type !== "next" && status.type !== "debug" && status.type !== "heartbeat") this.log.warn({ status: status.type }, "inbound consumer status");
+      }
+    } catch {
+      // the iterator ends with the consumer
+    }
   }
 
   get pending(): number {
@@ -73,6 +111,7 @@ export class InboundConsumer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.messages?.close();
     await Promise.allSettled([...this.running]);
   }
