@@ -43,6 +43,12 @@ await runService({
     let sequence = 0;
     const dialbackTimeoutMs = config.gateway.timeouts.streamEstablishment * 1000;
 
+    const limits = {
+      maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
+      maxDepth: config.gateway.limits.maxDepth,
+      maxAttributesPerElement: config.gateway.limits.maxAttributesPerElement,
+      maxHeaderBytes: 4096,
+    };
     const listener = new S2SListener({
       host: config.edge.listen.host,
       port: Number(process.env.PASSERELLE_EDGE_PORT ?? config.edge.listen.port),
@@ -57,13 +63,7 @@ await runService({
       streamDeps: {
         localDomains,
         findPartner: (domain) => directory.find(domain),
-        limits: {
-          maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
-          maxDepth: config.gateway.limits.maxDepth,
-          maxAttributesPerElement: config.gateway.limits.maxAttributesPerElement,
-          maxHeaderBytes: 4096,
-          preAuthBytes: config.gateway.limits.preAuthBytes,
-        },
+        limits: { ...limits, preAuthBytes: config.gateway.limits.preAuthBytes },
         authorizeDialback: (req) =>
           ctx.bus.request<DialbackAuthorizeRequest, DialbackVerdict>(subjects.dialbackAuthorize, { v: 1, ...req }, ["valid"], dialbackTimeoutMs),
         verifyDialback: (req) =>
@@ -107,12 +107,6 @@ await runService({
         if (info.streamId !== undefined) sessions.remove(info.streamId);
       },
     });
-    const limits = {
-      maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
-      maxDepth: config.gateway.limits.maxDepth,
-      maxAttributesPerElement: config.gateway.limits.maxAttributesPerElement,
-      maxHeaderBytes: 4096,
-    };
     const outbound = new OutboundPool({
       findPartner: (domain) => directory.find(domain),
       resolve: async (domain) => {
