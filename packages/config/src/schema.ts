@@ -121,6 +121,27 @@ export const configSchema = z
       .object({
         /** "host:port" of a DNS server to ask instead of the system's (tests point it at their bind9). */
         server: z.string().min(1).optional(),
+        /** Publish our `_xmpp-server._tcp` SRV records by RFC 2136 dynamic update signed with TSIG (the dns-registrar does). */
+        publish: z
+          .object({
+            /** "IP:port" of the zones' authoritative (primary) server. */
+            server: z.string().min(1),
+            /** Zone of each local domain; a domain not listed: the closest enclosing zone the server has a SOA for. */
+            zones: z.record(z.string(), domainName).default({}),
+            tsig: z
+              .object({
+                name: domainName,
+                algorithm: z.literal("hmac-sha256").default("hmac-sha256"),
+                /** File with the base64 secret, or `tsig-keygen`'s `key { … secret "…"; };` clause. Never inline. */
+                secretFile: z.string().min(1),
+              })
+              .strict(),
+            ttl: z.number().int().min(0).max(86400).default(300),
+            priority: z.number().int().min(0).max(65535).default(0),
+            weight: z.number().int().min(0).max(65535).default(5),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),

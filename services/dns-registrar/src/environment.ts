@@ -15,3 +15,16 @@ export function parseDnsServer(value: string | undefined): string | undefined {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`dns.server: bad port in ${JSON.stringify(value)}`);
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** `dns.publish.server`: the same "IP[:port]" form, split for the UDP/TCP update client. */
+export function parsePublishServer(value: string): { host: string; port: number } {
+  let normalized: string;
+  try {
+    normalized = parseDnsServer(value) ?? value;
+  } catch (err) {
+    throw new Error((err as Error).message.replace(/^dns\.server/, "dns.publish.server"));
+  }
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(normalized);
+  if (match?.[1] === undefined || match[2] === undefined) throw new Error(`dns.publish.server: ${JSON.stringify(value)} is not an IP address (with an optional :port)`);
+  return { host: match[1], port: Number(match[2]) };
+}

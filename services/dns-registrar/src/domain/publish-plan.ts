@@ -1,0 +1,54 @@
+/** What we publish for each local domain, and how it compares with what the zone holds. */
+import type { SrvData, UpdateOperation } from "../protocol/update.ts";
+import { TYPE } from "../protocol/wire.ts";
+
+export interface PublishSettings {
+  readonly edgeFqdn: string;
+  readonly port: number;
+  readonly ttl: number;
+  readonly priority: number;
+  readonly weight: number;
+}
+
+export interface DesiredRrset {
+  readonly domain: string;
+  /** e.g. `_xmpp-server._tcp.contoso.com` (RFC 6120 §3.2.1). */
+  readonly name: string;
+  readonly records: readonly SrvData[];
+}
+
+/** RFC 6120 §3.2.1: `_xmpp-server._tcp.<domain>` → the edge FQDN and port. (XEP-0368 `_xmpps-server` needs a direct-TLS port: none is configured today.) */
+export function desiredRrsets(domains: readonly string[], settings: PublishSettings): DesiredRrset[] {
+  return domains.map((domain) => ({
+    domain,
+    name: `_xmpp-server._tcp.${domain}`,
+    records: [{ priority: settings.priority, weight: settings.weight, port: settings.port, target: settings.edgeFqdn }],
+  }));
+}
+
+export type Drift = "in-sync" | "missing" | "differs";
+
+const key = (r: SrvData): string => `${r.priority} ${r.weight} ${r.port} ${r.target.toLowerCase().replace(/\.$/, "")}`;
+
+/** Same set of records (order and the target's case and final dot do not matter)? */
+export function compareRrset(current: readonly SrvData[], desired: readonly SrvData[]): Drift {
+  if (current.length === 0) return "missing";
+  const a = [...new Set(current.map(key))].sort();
+  const b = [...new Set(desired.map(key))].sort();
+  return a.length === b.length && a.every((v, i) => v === b[i]) ? "in-sync" : "differs";
+}
+
+/** RFC 2136 §2.5.2 then §2.5.1: replace our RRset, touching no other name or type in the zone. */
+export function replaceOperations(rrset: DesiredRrset, ttl: number): UpdateOperation[] {
+  return [{ op: "delete-rrset", name: rrset.name, type: TYPE.SRV }, ...rrset.records.map((srv) => ({ op: "add-srv" as const, name: rrset.name, ttl, srv }))];
+}
+
+/** A secret file holds either the bare base64 secret or a `key "…" { algorithm …; secret "…"; };` clause (tsig-keygen's output). */
+export function parseSecretFile(text: string): Buffer {
+  const clause = /secret\s+"([^"]+)"/.exec(text)?.[1];
+  const base64 = (clause ?? text).trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) throw new Error("the TSIG secret is not base64");
+  const secret = Buffer.from(base64, "base64");
+  if (secret.length < 16) throw new Error("the TSIG secret is shorter than 16 bytes");
+  return secret;
+}
