@@ -1,0 +1,146 @@
+// Publishing our SRV records, end to end: the dns-registrar alone (with real NATS and Redis)
+// against a real bind9 holding two dynamic zones and a TSIG key, all inside one namespace.
+//
+//   gateway.test  no SRV record yet                 → published
+//   second.test   an old SRV record (wrong port)     → replaced; its TXT at the same name stays
+//   a registrar with a wrong secret                  → refused by bind9 (NOTAUTH/BADSIG), reported
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { RawConfig } from "@passerelle/config";
+import { startGateway, type Gateway } from "@passerelle/launcher";
+import { createNetns, createScope, sleep, startBind9, startNats, startRedis, sweepStaleNetns, type Bind9Server, type Netns } from "@passerelle/testkit";
+
+const DNS_ADDRESS = "127.0.0.53";
+const GATEWAY_ADDRESS = "127.0.0.3";
+const EDGE = "edge.gateway.test";
+
+type LogLine = Record<string, unknown>;
+
+function logLines(gateway: Gateway): LogLine[] {
+  const service = gateway.services.find((s) => s.name === "dns-registrar");
+  assert.ok(service);
+  return readFileSync(service.process.logFile, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        return {};
+      }
+    });
+}
+
+async function waitForLine(gateway: Gateway, test: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = logLines(gateway).find(test);
+    if (found !== undefined) return found;
+    await sleep(100);
+  }
+  throw new Error(`no such dns-registrar log line within ${timeoutMs} ms; last lines:\n${logLines(gateway).slice(-10).map((l) => JSON.stringify(l)).join("\n")}`);
+}
+
+/** A sample's value from the Prometheus text, whatever other labels (e.g. service) it carries. */
+function sample(text: string, name: string, label: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(label));
+  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
+async function metrics(netns: Netns, url: string): Promise<string> {
+  const script = `fetch(${JSON.stringify(`${url}/metrics`)},{signal:AbortSignal.timeout(3000)}).then(r=>r.text()).then(t=>console.log(t),e=>console.log(String(e)))`;
+  return (await netns.exec(process.execPath, ["-e", script], { timeoutMs: 8000, allowFailure: true })).stdout;
+}
+
+describe("dns-registrar publishes our SRV records by signed dynamic update", { timeout: 120_000 }, () => {
+  const scope = createScope("dns-publish");
+  let netns: Netns;
+  let dns: Bind9Server;
+  let config: (secretFile: string, httpPort: number) => RawConfig;
+
+  before(async () => {
+    sweepStaleNetns();
+    netns = await createNetns(scope, { addresses: [DNS_ADDRESS, GATEWAY_ADDRESS], nameserver: DNS_ADDRESS, label: "dnspub" });
+    dns = await startBind9(scope, {
+      netns,
+      address: DNS_ADDRESS,
+      zones: [
+        { domain: "gateway.test", dynamic: true, records: [{ type: "A", name: EDGE, address: GATEWAY_ADDRESS }] },
+        {
+          domain: "second.test",
+          dynamic: true,
+          records: [
+            { type: "SRV", name: "_xmpp-server._tcp.second.test", target: "old.second.test", port: 5999, priority: 10, weight: 0 },
+            { type: "TXT", name: "_xmpp-server._tcp.second.test", value: "not ours, keep me" },
+          ],
+        },
+      ],
+    });
+    const [nats, redis] = await Promise.all([startNats(scope, { netns, host: "127.0.0.1" }), startRedis(scope, { netns, host: "127.0.0.1" })]);
+    config = (secretFile, httpPort) => ({
+      domains: [{ xmpp: "gateway.test" }, { xmpp: "second.test" }],
+      gateway: { edgeFqdn: EDGE, dialback: { secret: "e2e-dialback-secret-0123456789" } },
+      edge: { listen: { host: GATEWAY_ADDRESS, port: 5269 } },
+      nats: { url: nats.url },
+      redis: { url: redis.url },
+      dns: { server: `${DNS_ADDRESS}:53`, publish: { server: `${DNS_ADDRESS}:53`, tsig: { name: dns.tsig?.name ?? "", secretFile } } },
+      sip: { proxy: { host: "127.0.0.4" } },
+      services: { dnsRegistrar: { http: { host: "127.0.0.1", port: httpPort } } },
+    });
+  });
+
+  after(() => scope.close());
+
+  it("publishes what is missing, replaces what differs, leaves other records, and reports the drift", async () => {
+    assert.ok(dns.tsig);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "");
+    // The key file as tsig-keygen wrote it (`key "…" { algorithm …; secret "…"; };`).
+    const gateway = await startGateway(scope, { config: config(dns.tsig.file, 9105), netns, replicas: { "dns-registrar": 1 }, env: { LOG_LEVEL: "debug" } });
+    for (const domain of ["gateway.test", "second.test"]) {
+      await waitForLine(gateway, (l) => l.msg === "published SRV records updated" && l.domain === domain);
+    }
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), `0 5 5269 ${EDGE}.`);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.second.test"), `0 5 5269 ${EDGE}.`);
+    assert.equal(await dns.dig("TXT", "_xmpp-server._tcp.second.test"), '"not ours, keep me"');
+    assert.equal(await dns.dig("A", EDGE), GATEWAY_ADDRESS);
+
+    const drift = logLines(gateway).filter((l) => l.msg === "published SRV records drifted");
+    assert.deepEqual(drift.map((l) => [l.domain, l.drift]).sort(), [
+      ["gateway.test", "missing"],
+      ["second.test", "differs"],
+    ]);
+    const text = await metrics(netns, gateway.services[0]?.httpUrl ?? "");
+    assert.equal(sample(text, "passerelle_dns_publish_drift_total", 'kind="missing"'), 1);
+    assert.equal(sample(text, "passerelle_dns_publish_drift_total", 'kind="differs"'), 1);
+    assert.equal(sample(text, "passerelle_dns_updates_total", 'outcome="ok"'), 2);
+    assert.equal(sample(text, "passerelle_dns_published_in_sync", 'domain="second.test"'), 1);
+    await gateway.stop();
+  });
+
+  it("an unsigned update is refused by bind9", async () => {
+    const result = await dns.nsupdate("zone gateway.test\nupdate delete _xmpp-server._tcp.gateway.test SRV", false);
+    assert.match(`${result.stdout}${result.stderr}`, /REFUSED/);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), `0 5 5269 ${EDGE}.`);
+  });
+
+  it("a registrar with a wrong secret is refused (NOTAUTH/BADSIG) and says so; nothing changes", async () => {
+    // Someone changed our record by hand (with the right key): drift the wrong-key registrar will try to fix.
+    const changed = await dns.nsupdate("zone gateway.test\nupdate delete _xmpp-server._tcp.gateway.test SRV\nupdate add _xmpp-server._tcp.gateway.test 60 IN SRV 0 0 5999 elsewhere.gateway.test.");
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 0 5999 elsewhere.gateway.test.");
+
+    const wrong = join(scope.dir("secrets"), "wrong.secret");
+    writeFileSync(wrong, `${Buffer.alloc(32, 0x5a).toString("base64")}\n`, { mode: 0o600 });
+    const gateway = await startGateway(scope, { config: config(wrong, 9106), netns, replicas: { "dns-registrar": 1 }, env: { LOG_LEVEL: "debug" } });
+    const refused = await waitForLine(gateway, (l) => l.msg === "dynamic update refused" && l.domain === "gateway.test");
+    assert.equal(refused.rcode, "NOTAUTH");
+    assert.equal(refused.tsigError, "BADSIG");
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 0 5999 elsewhere.gateway.test.");
+    const text = await metrics(netns, gateway.services[0]?.httpUrl ?? "");
+    assert.equal(sample(text, "passerelle_dns_updates_total", 'outcome="refused"'), 1);
+    assert.equal(sample(text, "passerelle_dns_published_in_sync", 'domain="gateway.test"'), 0);
+    await gateway.stop();
+  });
+});
