@@ -4,6 +4,7 @@ import { StreamParser, type Element } from "@passerelle/xmpp";
 import {
   PidfError,
   buildXmppPresence,
+  noteVisibleTo,
   parsePidf,
   pidfToPresence,
   presenceToPidf,
@@ -78,6 +79,15 @@ test("includeNote false drops the note (Public partners never see it), both ways
     buildXmppPresence({ available: true, show: "dnd", status: "secret" }, { from: "juliet@contoso.com", to: "romeo@partner.example" }, { includeNote: false }).toString(),
     `<presence from="juliet@contoso.com" to="romeo@partner.example"><show>dnd</show></presence>`,
   );
+});
+
+test("only Federated partners see the status note", () => {
+  assert.equal(noteVisibleTo("federated"), true);
+  assert.equal(noteVisibleTo("public-verified"), false);
+  assert.equal(noteVisibleTo("public-unverified"), false);
+  const info = { available: true, show: "away" as const, status: "dentist" };
+  assert.equal(presenceToPidf(info, { ...opts, includeNote: noteVisibleTo("public-verified") }), golden("open", "away"));
+  assert.equal(presenceToPidf(info, { ...opts, includeNote: noteVisibleTo("federated") }), golden("open", "away", "dentist"));
 });
 
 test("status with xml:lang: the one without xml:lang is chosen", () => {

@@ -7,6 +7,7 @@
  * parser (no DTD, no entities, no processing instructions, bounded size and depth).
  */
 import { createHash } from "node:crypto";
+import type { PartnerType } from "@passerelle/config";
 import { NS, StreamError, StreamParser, STREAM_CLOSE, streamHeader, xml, type Element } from "@passerelle/xmpp";
 
 export const PIDF_CONTENT_TYPE = "application/pidf+xml";
@@ -31,6 +32,12 @@ export interface PresenceInfo {
   status?: string;
   /** XMPP priority, an integer in -128..127 (RFC 6121 §4.7.2.3). */
   priority?: number;
+}
+
+// Partner-type rule (MISSION §1): only Federated partners see an internal user's status note.
+/** The includeNote option for presence going to (or coming from) a partner of this type. */
+export function noteVisibleTo(partnerType: PartnerType): boolean {
+  return partnerType === "federated";
 }
 
 /** A PIDF body that could not be read; the SIP side answers it with 400. */
