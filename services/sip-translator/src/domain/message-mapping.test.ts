@@ -68,8 +68,8 @@ test("a thread keeps one Call-ID; without one each message gets a new one", () =
   assert.match(a.draft.callId, /^[0-9a-f]{32}@gw\.contoso\.com$/);
 });
 
-test("no body (chat state only) → ignored", () => {
-  const r = xmppMessageToSip(parse(`<message type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`), ctx);
+test("no body and no chat state → ignored (chat states: chat-states.test.ts)", () => {
+  const r = xmppMessageToSip(parse(`<message type='chat'><received xmlns='urn:xmpp:receipts' id='x'/></message>`), ctx);
   assert.deepEqual(r, { outcome: "ignored", reason: "no body" });
   assert.equal(xmppMessageToSip(parse(`<message type='chat'><body/></message>`), ctx).outcome, "ignored");
 });

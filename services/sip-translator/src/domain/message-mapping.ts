@@ -4,11 +4,12 @@
  * XMPP <message type='chat'/>. Pure: no sockets, no clocks (ids are passed in).
  */
 import { createHash } from "node:crypto";
-import { xml, type Element } from "@passerelle/xmpp";
+import { NS, xml, type Element } from "@passerelle/xmpp";
 import { SipHeaders, formatNameAddr, parseNameAddr, type SipRequest } from "@passerelle/sip";
 import type { StanzaErrorInfo } from "@passerelle/contracts";
 import { AddressMappingError, type AddressMapper } from "./address-mapping.ts";
 import { xmppError } from "./error-mapping.ts";
+import { ISCOMPOSING_CONTENT_TYPE, IsComposingError, buildIsComposing, chatStateFor, chatStateOf, isComposingStateFor, parseIsComposing } from "./chat-states.ts";
 
 export const TEXT_PLAIN_UTF8 = "text/plain;charset=UTF-8";
 const MAX_SUBJECT = 1024;
@@ -21,6 +22,8 @@ export interface SipMessageDraft {
   callId: string;
   subject?: string;
   body: string;
+  /** Content-Type of the body; text/plain;charset=UTF-8 when absent. */
+  contentType?: string;
   /** The XMPP stanza's id, kept to correlate the SIP answer with the stanza (and for logs). */
   xmppId?: string;
 }
@@ -57,9 +60,16 @@ export function xmppMessageToSip(stanza: Element, ctx: XmppToSipContext): XmppTo
   if (type === "groupchat") return { outcome: "failed", error: xmppError("service-unavailable", "group chat is not relayed to SIP"), reason: "groupchat" };
   if (type !== "chat" && type !== "normal") return { outcome: "failed", error: xmppError("bad-request", `unknown message type ${type.slice(0, 40)}`), reason: "bad type" };
 
-  const body = pickBody(stanza);
-  // A message without a body (chat state only, receipts…) has no SIP MESSAGE counterpart for now.
-  if (body === undefined) return { outcome: "ignored", reason: "no body" };
+  let body = pickBody(stanza);
+  let contentType: string | undefined;
+  if (body === undefined) {
+    // RFC 3994 §4 / XEP-0085 §5.1: a chat state without a body becomes an isComposing document (a body with a state goes as text only: text implies idle).
+    const state = chatStateOf(stanza);
+    // A message without a body or a chat state (receipts…) has no SIP MESSAGE counterpart.
+    if (state === undefined) return { outcome: "ignored", reason: "no body" };
+    body = buildIsComposing(isComposingStateFor(state));
+    contentType = ISCOMPOSING_CONTENT_TYPE;
+  }
 
   let requestUri: string;
   let from: string;
@@ -85,8 +95,9 @@ export function xmppMessageToSip(stanza: Element, ctx: XmppToSipContext): XmppTo
       : ctx.newCallId();
 
   const draft: SipMessageDraft = { requestUri, from, to, callId, body };
+  if (contentType !== undefined) draft.contentType = contentType;
   const subject = stanza.getChildText("subject");
-  if (subject !== null && subject.length > 0) draft.subject = subject.replace(/[\r\n]+/g, " ").slice(0, MAX_SUBJECT);
+  if (contentType === undefined && subject !== null && subject.length > 0) draft.subject = subject.replace(/[\r\n]+/g, " ").slice(0, MAX_SUBJECT);
   const id = stanza.attrs.id;
   if (id !== undefined) draft.xmppId = id;
   return { outcome: "send", draft };
@@ -111,7 +122,7 @@ export function buildSipMessage(draft: SipMessageDraft): SipRequest {
     ["CSeq", "1 MESSAGE"],
   ]);
   if (draft.subject !== undefined) headers.append("Subject", draft.subject);
-  headers.append("Content-Type", TEXT_PLAIN_UTF8);
+  headers.append("Content-Type", draft.contentType ?? TEXT_PLAIN_UTF8);
   return { kind: "request", method: "MESSAGE", uri: draft.requestUri, headers, body: Buffer.from(draft.body, "utf8") };
 }
 
@@ -122,10 +133,22 @@ export type SipToXmppOutcome =
 /** RFC 7572 §5 (SIP to XMPP): a MESSAGE with text/plain (or message/cpim around it) becomes a chat message. */
 export function sipMessageToXmpp(request: SipRequest, mapper: AddressMapper, options: { id: string }): SipToXmppOutcome {
   if (request.method !== "MESSAGE") return { outcome: "rejected", status: 405, reason: "Method Not Allowed" };
-  let text: string;
-  const content = unwrapText(request.headers.get("content-type") ?? "text/plain", request.body);
-  if ("status" in content) return { outcome: "rejected", ...content };
-  text = content.text;
+  const contentType = request.headers.get("content-type") ?? "text/plain";
+  let composing: Element | undefined;
+  let text = "";
+  // RFC 3994 §4: an isComposing MESSAGE becomes a body-less chat-state message (XEP-0085 §5.1).
+  if ((contentType.split(";")[0] ?? "").trim().toLowerCase() === ISCOMPOSING_CONTENT_TYPE) {
+    try {
+      composing = xml(chatStateFor(parseIsComposing(request.body).state), { xmlns: NS.chatStates });
+    } catch (err) {
+      if (err instanceof IsComposingError) return { outcome: "rejected", status: err.status, reason: err.message };
+      throw err;
+    }
+  } else {
+    const content = unwrapText(contentType, request.body);
+    if ("status" in content) return { outcome: "rejected", ...content };
+    text = content.text;
+  }
   let from: string;
   let to: string;
   try {
@@ -134,6 +157,7 @@ export function sipMessageToXmpp(request: SipRequest, mapper: AddressMapper, opt
   } catch (err) {
     return { outcome: "rejected", status: 400, reason: `Bad Address: ${(err as Error).message}`.slice(0, 120) };
   }
+  if (composing !== undefined) return { outcome: "stanza", stanza: xml("message", { type: "chat", from, to, id: options.id }, composing) };
   text = text.replace(/\r\n/g, "\n");
   const subject = request.headers.get("subject");
   const stanza = xml("message", { type: "chat", from, to, id: options.id }, subject ? xml("subject", {}, subject) : undefined, xml("body", {}, text));
