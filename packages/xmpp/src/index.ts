@@ -13,3 +13,4 @@ export {
   type StreamParserOptions,
 } from "./stream-parser.ts";
 export { dialbackKey, keysEqual } from "./dialback-key.ts";
+export { parseElements, type ParsedElements } from "./parse-elements.ts";

@@ -3,7 +3,7 @@
  * RFC 3994 knows two states (active: composing; idle: not), XEP-0085 five; the mapping is below.
  * Pure: documents are built with the xmpp package's builder and read with its restricted parser.
  */
-import { NS, StreamParser, serialize, xml, type Element, type StreamParserLimits } from "@passerelle/xmpp";
+import { NS, parseElements, serialize, xml, type Element, type StreamParserLimits } from "@passerelle/xmpp";
 
 // RFC 3994 §7.1: the MIME type of an isComposing document.
 export const ISCOMPOSING_CONTENT_TYPE = "application/im-iscomposing+xml";
@@ -78,7 +78,6 @@ export class IsComposingError extends Error {
 /** An isComposing document is tiny (RFC 3994 §5); anything bigger or deeper is refused. */
 export const ISCOMPOSING_LIMITS: StreamParserLimits = { maxStanzaBytes: 2048, maxDepth: 4, maxAttributesPerElement: 4, maxHeaderBytes: 512 };
 const MAX_FIELD = 256;
-const HEADER = `<stream:stream xmlns='${NS.server}' xmlns:stream='${NS.streams}'>`;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 // XML 1.0 §2.8: an optional declaration at the very start; RFC 3994 §5 documents are UTF-8.
 const DECLARATION = /^\uFEFF?<\?xml\s+version\s*=\s*["']1\.0["'](?:\s+encoding\s*=\s*["']([A-Za-z0-9._-]+)["'])?(?:\s+standalone\s*=\s*["'](?:yes|no)["'])?\s*\?>/;
@@ -100,21 +99,12 @@ export function parseIsComposing(body: Buffer): IsComposingDocument {
   } else if (text.startsWith("\uFEFF")) {
     text = text.slice(1);
   }
-  const found: Element[] = [];
-  let failure: string | undefined;
-  const parser = new StreamParser(ISCOMPOSING_LIMITS, {
-    onStreamStart: () => {},
-    onElement: (el) => {
-      found.push(el);
-    },
-    onStreamEnd: () => {},
-    onError: (err) => {
-      failure ??= `${err.condition}${err.text ? ": " + err.text : ""}`;
-    },
-  });
-  parser.write(HEADER);
-  if (failure === undefined) parser.write(text);
-  if (failure !== undefined) throw new IsComposingError(400, `bad isComposing document (${failure.slice(0, 80)})`);
+  const parsed = parseElements(text, ISCOMPOSING_LIMITS);
+  if (!parsed.ok) {
+    const failure = `${parsed.error.condition}${parsed.error.text ? ": " + parsed.error.text : ""}`;
+    throw new IsComposingError(400, `bad isComposing document (${failure.slice(0, 80)})`);
+  }
+  const found = parsed.elements;
   // Only whitespace may follow the root; text outside it would be dropped silently by the stream parser.
   if (found.length !== 1) throw new IsComposingError(400, `expected one isComposing document, found ${found.length}`);
   const root = found[0]!;

@@ -8,30 +8,10 @@
  * RFC text (docs/adr may record the check). Golden tests pin every row.
  */
 import type { StanzaErrorInfo } from "@passerelle/contracts";
+import type { StanzaErrorCondition } from "@passerelle/xmpp";
 
-export type XmppCondition =
-  | "bad-request"
-  | "conflict"
-  | "feature-not-implemented"
-  | "forbidden"
-  | "gone"
-  | "internal-server-error"
-  | "item-not-found"
-  | "jid-malformed"
-  | "not-acceptable"
-  | "not-allowed"
-  | "not-authorized"
-  | "policy-violation"
-  | "recipient-unavailable"
-  | "redirect"
-  | "registration-required"
-  | "remote-server-not-found"
-  | "remote-server-timeout"
-  | "resource-constraint"
-  | "service-unavailable"
-  | "subscription-required"
-  | "undefined-condition"
-  | "unexpected-request";
+/** The RFC 6120 §8.3.3 conditions (declared once, in the xmpp package). */
+export type XmppCondition = StanzaErrorCondition;
 
 // RFC 6120 §8.3.3: the type each defined condition is sent with.
 export const ERROR_TYPE: Readonly<Record<XmppCondition, StanzaErrorInfo["type"]>> = {

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { PartnerType } from "@passerelle/config";
-import { NS, StreamError, StreamParser, STREAM_CLOSE, streamHeader, xml, type Element } from "@passerelle/xmpp";
+import { NS, parseElements, STREAM_CLOSE, xml, type Element } from "@passerelle/xmpp";
 
 export const PIDF_CONTENT_TYPE = "application/pidf+xml";
 export const NS_PIDF = "urn:ietf:params:xml:ns:pidf";
@@ -237,22 +237,10 @@ export function parsePidf(body: string, maxBytes: number = DEFAULT_MAX_PIDF_BYTE
     if (enc !== undefined && enc.toLowerCase() !== "utf-8") throw new PidfError(`PIDF encoding ${enc.slice(0, 20)} not supported`);
     rest = body.slice(m[0].length);
   }
-  const elements: Element[] = [];
-  let failure: StreamError | undefined;
-  const parser = new StreamParser(
-    { maxStanzaBytes: maxBytes, maxDepth: 16, maxAttributesPerElement: 16, maxHeaderBytes: 512 },
-    {
-      onStreamStart: () => undefined,
-      onElement: (el) => {
-        elements.push(el);
-      },
-      onStreamEnd: () => undefined,
-      onError: (err) => {
-        failure ??= err;
-      },
-    },
-  );
-  parser.write(streamHeader({ version: "1.0" }) + rest + STREAM_CLOSE);
+  // The closing tag turns an unclosed document into a parse error rather than an empty result.
+  const parsed = parseElements(rest + STREAM_CLOSE, { maxStanzaBytes: maxBytes, maxDepth: 16, maxAttributesPerElement: 16, maxHeaderBytes: 512 });
+  const failure = parsed.ok ? undefined : parsed.error;
+  const elements = parsed.ok ? parsed.elements : [];
   if (failure !== undefined) throw new PidfError(`PIDF refused: ${failure.message}`);
   if (elements.length !== 1) throw new PidfError(elements.length === 0 ? "PIDF body has no document element" : "PIDF body has more than one document element");
   const root = elements[0] as Element;
