@@ -40,9 +40,9 @@ if [ -z "$missing" ]; then
 else
   echo "install-peers.sh: installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update
+  apt-get -o DPkg::Lock::Timeout=600 update
   # shellcheck disable=SC2086
-  apt-get install -y --no-install-recommends $missing
+  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $missing
 fi
 
 exit 0

@@ -21,9 +21,9 @@ if [ -n "$need_apt" ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $need_apt >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $need_apt >/dev/null
 fi
 
 if [ "${1:-}" = "--peers" ]; then
