@@ -41,7 +41,14 @@ export interface SipDeliveryRequest {
   /** JetStream delivered this stanza before: the translator checks whether it already sent it. */
   redelivered?: boolean;
   xml: string;
+  /** Presence: the sender's partner type (the translator applies the presence rules of MISSION §1). */
+  partnerType?: PartnerKind;
+  /** Presence: the internal recipient has authorised the sender (allow-list or contact list). */
+  contactAuthorised?: boolean;
 }
+
+/** The partner types (MISSION §1), as they travel on the bus. */
+export type PartnerKind = "federated" | "public-verified" | "public-unverified";
 
 /** An XMPP stanza error (RFC 6120 §8.3). */
 export interface StanzaErrorInfo {
@@ -89,8 +96,27 @@ export interface OutboundAuthorizeRequest {
 export interface OutboundAuthorizeReply {
   v: 1;
   allowed: boolean;
+  /** For an allowed stanza: the recipient's partner type (presence applies its rules). */
+  partnerType?: PartnerKind;
   /** For a refusal: the XMPP error the SIP side maps to a response code (RFC 7247 §8). */
   error?: StanzaErrorInfo;
+}
+
+/** sip-translator → policy: has an internal user authorised an XMPP contact (allow-list), and what partner is it? */
+export interface ContactStatusRequest {
+  v: 1;
+  /** The internal user's bare JID. */
+  user: string;
+  /** The contact's bare JID. */
+  contact: string;
+}
+
+export interface ContactStatusReply {
+  v: 1;
+  authorised: boolean;
+  xmppAccess: boolean;
+  /** Undefined when the contact's domain is not a partner. */
+  partnerType?: PartnerKind;
 }
 
 /** edge-listener → sip-translator: what became of an `outboundDeliver` request. */
@@ -170,6 +196,37 @@ export interface ResolveReply {
 /** policy → everyone: configuration changed; drop caches for it. */
 export interface ConfigChanged {
   v: 1;
-  kind: "partner" | "allowlist" | "user";
+  /** "partner": key is the partner's primary domain ("*" after an import); "settings": key is the setting's name. */
+  kind: "partner" | "allowlist" | "user" | "settings";
   key: string;
+  /** The partner store's revision after the change (partner and settings changes). */
+  revision?: number;
+}
+
+/** One partner entry as stored by policy (packages/config partnerSchema's output, without derived fields). */
+export interface PartnerEntryPayload {
+  domain: string;
+  description: string;
+  additionalDomains: string[];
+  type: "federated" | "public-verified" | "public-unverified";
+  tls: "required" | "optional" | "not-supported";
+  sasl: "required" | "optional" | "not-supported";
+  dialback: boolean;
+  connectionLimit: number;
+  keepalive: boolean;
+  proxyFqdn?: string;
+  proxyPort: number;
+}
+
+/** any → policy: the current partner entries and live settings. */
+export interface PartnersSnapshotRequest {
+  v: 1;
+}
+
+export interface PartnersSnapshotReply {
+  v: 1;
+  /** Increases with every change of the partner store (partners or settings). */
+  revision: number;
+  partners: PartnerEntryPayload[];
+  settings: { xmppAccessDefault: boolean };
 }

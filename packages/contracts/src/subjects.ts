@@ -38,6 +38,13 @@ export const subjects = {
   outboundAuthorize: "passerelle.v1.outbound.authorize",
 
   /**
+   * sip-translator → policy, request/reply, queue group "policy": has this internal user authorised
+   * this XMPP contact, and of which partner type is it? Read only (held presence subscriptions are
+   * released with it). Payload: ContactStatusRequest; reply: ContactStatusReply.
+   */
+  contactStatus: "passerelle.v1.policy.contact-status",
+
+  /**
    * sip-translator → edge-listener, request/reply, queue group "edge-listener": send this stanza
    * and say whether it was written to an authenticated stream, or why not (the link could not be
    * set up within the stream establishment timeout). Payload: OutboundStanza; reply:
@@ -77,6 +84,13 @@ export const subjects = {
    * every service listens and drops its caches. Payload: ConfigChanged.
    */
   configChanged: "passerelle.v1.config.changed",
+
+  /**
+   * any → policy, request/reply, queue group "policy": the partner store's current entries and
+   * live settings (runtime's LivePartners loads it at start and on each partner/settings change).
+   * Payload: PartnersSnapshotRequest; reply: PartnersSnapshotReply.
+   */
+  partnersSnapshot: "passerelle.v1.partners.snapshot",
 } as const;
 
 /** Queue group names: one replica of a service takes each request. */
