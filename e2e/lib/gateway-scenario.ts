@@ -17,6 +17,7 @@ import {
   xmppServerRecords,
   type Bind9Server,
   type CertificateFiles,
+  type DnsRecord,
   type EjabberdServer,
   type KamailioRoute,
   type KamailioServer,
@@ -57,6 +58,10 @@ export interface SceneOptions {
   peerLogLevel?: "info" | "warn";
   /** More environment for the gateway services (e.g. NODE_OPTIONS for profiling). */
   gatewayEnv?: NodeJS.ProcessEnv;
+  /** Our domain's DNS records (default: SRV → s2s.gateway.test:5269 → GATEWAY_ADDRESS). */
+  gatewayRecords?: DnsRecord[];
+  /** Start NATS as a leaf node hub with this JetStream domain (for replicas on a leaf NATS). */
+  natsLeafnodeHub?: { jetstreamDomain: string };
 }
 
 export interface Scene {
@@ -87,7 +92,7 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
     netns,
     address: DNS_ADDRESS,
     zones: [
-      { domain: GATEWAY_DOMAIN, records: xmppServerRecords(GATEWAY_DOMAIN, GATEWAY_ADDRESS, { srvOnly: true }) },
+      { domain: GATEWAY_DOMAIN, records: options.gatewayRecords ?? xmppServerRecords(GATEWAY_DOMAIN, GATEWAY_ADDRESS, { srvOnly: true }) },
       ...partners.map((p) => ({ domain: p.domain, records: xmppServerRecords(p.domain, p.address, { srvOnly: true }) })),
     ],
   });
@@ -96,7 +101,7 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
     p.mode === "certificate" ? ca.issue({ domains: [p.domain], srvId: true }) : createSelfSigned(scope.dir("pki"), [p.domain]);
 
   const [nats, redis, kamailio] = await Promise.all([
-    startNats(scope, { netns, host: "127.0.0.1" }),
+    startNats(scope, { netns, host: "127.0.0.1", ...(options.natsLeafnodeHub === undefined ? {} : { leafnodeHub: options.natsLeafnodeHub }) }),
     startRedis(scope, { netns, host: "127.0.0.1" }),
     // Outbound messaging: Kamailio routes requests for every partner domain to the SIP translator.
     startKamailio(scope, { netns, address: SIP_PROXY_ADDRESS, domain: GATEWAY_DOMAIN, routes: partnerRoutes(overrides.partners ?? partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry)) }),
