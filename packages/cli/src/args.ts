@@ -70,7 +70,7 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
       const eq = arg.indexOf("=");
       let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       const inline = eq === -1 ? undefined : arg.slice(eq + 1);
-      let spec = specs[name];
+      const spec = specs[name];
       if (spec === undefined && name.startsWith("no-")) {
         const positive = name.slice(3);
         const negatable = specs[positive];
