@@ -58,6 +58,8 @@ export interface SceneOptions {
   peerLogLevel?: "info" | "warn";
   /** More environment for the gateway services (e.g. NODE_OPTIONS for profiling). */
   gatewayEnv?: NodeJS.ProcessEnv;
+  /** Kamailio also serves presence (PUBLISH / SUBSCRIBE for our domain). */
+  sipPresence?: boolean;
   /** Our domain's DNS records (default: SRV → s2s.gateway.test:5269 → GATEWAY_ADDRESS). */
   gatewayRecords?: DnsRecord[];
   /** Start NATS as a leaf node hub with this JetStream domain (for replicas on a leaf NATS). */
@@ -104,7 +106,7 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
     startNats(scope, { netns, host: "127.0.0.1", ...(options.natsLeafnodeHub === undefined ? {} : { leafnodeHub: options.natsLeafnodeHub }) }),
     startRedis(scope, { netns, host: "127.0.0.1" }),
     // Outbound messaging: Kamailio routes requests for every partner domain to the SIP translator.
-    startKamailio(scope, { netns, address: SIP_PROXY_ADDRESS, domain: GATEWAY_DOMAIN, routes: partnerRoutes(overrides.partners ?? partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry)) }),
+    startKamailio(scope, { netns, address: SIP_PROXY_ADDRESS, domain: GATEWAY_DOMAIN, presence: options.sipPresence === true, routes: partnerRoutes(overrides.partners ?? partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry)) }),
   ]);
   const servers = new Map<string, ProsodyServer | EjabberdServer>();
   await Promise.all(

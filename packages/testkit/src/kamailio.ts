@@ -84,7 +84,9 @@ export function kamailioConfig(options: KamailioOptions, dbFile: string | undefi
   );
   if (options.presence === true) {
     lines.push(
-      '  if (is_method("PUBLISH|SUBSCRIBE")) {',
+      // Only for our own users: SUBSCRIBEs to partner domains go on to the routes below, and in-dialog
+      // ones (to the gateway's Contact) follow their route set.
+      '  if (is_method("PUBLISH|SUBSCRIBE") && uri == myself) {',
       '    if (!t_newtran()) { sl_reply_error(); exit; }',
       '    if (is_method("PUBLISH")) { handle_publish(); } else { handle_subscribe(); }',
       "    t_release();",

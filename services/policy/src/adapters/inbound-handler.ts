@@ -60,6 +60,18 @@ export class InboundHandler {
       return "done";
     }
     const partner = this.o.partners().find(stanza.partnerDomain);
+    if (stanza.kind === "presence" && partner !== undefined && stanza.type !== "error") {
+      // Presence (RFC 8048, MISSION §1): the translator applies the partner type's rules; it needs the type and the user's authorisation.
+      const facts = await this.o.store.factsFor(recipient, sender);
+      if (!facts.xmppAccess) {
+        // RFC 6121 §4.3 / §3.1.3: a user who may not be reached looks like one who does not exist; nothing leaks.
+        this.decisions.inc({ kind: stanza.kind, decision: "drop" });
+        this.o.log.info({ id: stanza.id, from: sender, to: recipient, type: stanza.type }, "presence to a user without XMPP access dropped");
+        return "done";
+      }
+      this.decisions.inc({ kind: stanza.kind, decision: "deliver" });
+      return this.deliver(stanza, lastAttempt, redelivered, { partnerType: partner.type, contactAuthorised: facts.allowed });
+    }
     const facts = stanza.kind === "message" ? await this.o.store.factsFor(recipient, sender) : { xmppAccess: true, allowed: false };
     const decision = decide({
       kind: stanza.kind,
@@ -80,8 +92,18 @@ export class InboundHandler {
       return "done";
     }
 
+    return this.deliver(stanza, lastAttempt, redelivered, {});
+  }
+
+  private async deliver(
+    stanza: InboundStanza,
+    lastAttempt: boolean,
+    redelivered: boolean,
+    presence: Pick<SipDeliveryRequest, "partnerType" | "contactAuthorised">,
+  ): Promise<Outcome> {
     const sipDomain = this.o.sipDomains.get(stanza.localDomain) ?? stanza.localDomain;
     const request: SipDeliveryRequest = {
+      ...presence,
       v: 1,
       id: stanza.id,
       kind: stanza.kind,

@@ -6,7 +6,15 @@
  * authorises it, MISSION.md section 1).
  */
 import type { PartnerDirectory } from "@passerelle/config";
-import { queues, subjects, type ConfigChanged, type OutboundAuthorizeReply, type OutboundAuthorizeRequest } from "@passerelle/contracts";
+import {
+  queues,
+  subjects,
+  type ConfigChanged,
+  type ContactStatusReply,
+  type ContactStatusRequest,
+  type OutboundAuthorizeReply,
+  type OutboundAuthorizeRequest,
+} from "@passerelle/contracts";
 import type { Bus } from "@passerelle/runtime";
 import { Counter, type Logger, type Registry } from "@passerelle/telemetry";
 import { Jid } from "@passerelle/xmpp";
@@ -14,6 +22,7 @@ import { decideOutbound } from "../domain/outbound.ts";
 import type { UserStore } from "./user-store.ts";
 
 export const AUTHORIZE_REQUIRED = ["id", "kind", "from", "to"] as const satisfies readonly (keyof OutboundAuthorizeRequest)[];
+export const CONTACT_STATUS_REQUIRED = ["user", "contact"] as const satisfies readonly (keyof ContactStatusRequest)[];
 /** Longest JID we look at (RFC 7622 §3.1: each part ≤ 1023 octets). */
 const MAX_JID = 3071;
 
@@ -39,7 +48,25 @@ export class OutboundAuthorizer {
   }
 
   serve(): { drain(): Promise<void> } {
-    return this.o.bus.reply<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, queues.policy, AUTHORIZE_REQUIRED, (request) => this.authorize(request));
+    const authorize = this.o.bus.reply<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, queues.policy, AUTHORIZE_REQUIRED, (request) => this.authorize(request));
+    const status = this.o.bus.reply<ContactStatusRequest, ContactStatusReply>(subjects.contactStatus, queues.policy, CONTACT_STATUS_REQUIRED, (request) => this.contactStatus(request));
+    return { drain: async () => void (await Promise.all([authorize.drain(), status.drain()])) };
+  }
+
+  /** Read only: whether the user has authorised the contact (allow-list) and the contact's partner type. */
+  async contactStatus(request: ContactStatusRequest): Promise<ContactStatusReply> {
+    let user: Jid;
+    let contact: Jid;
+    try {
+      if (typeof request.user !== "string" || typeof request.contact !== "string" || request.user.length > MAX_JID || request.contact.length > MAX_JID) throw new Error("bad JIDs");
+      user = Jid.parse(request.user).bare();
+      contact = Jid.parse(request.contact).bare();
+    } catch {
+      return { v: 1, authorised: false, xmppAccess: false };
+    }
+    const facts = await this.o.store.factsFor(user.toString(), contact.toString());
+    const partnerType = this.o.partners().find(contact.domain)?.type;
+    return { v: 1, authorised: facts.allowed, xmppAccess: facts.xmppAccess, ...(partnerType === undefined ? {} : { partnerType }) };
   }
 
   /** Never rejects on bad input: a malformed request is refused with bad-request / jid-malformed. */
@@ -68,12 +95,15 @@ export class OutboundAuthorizer {
       partnerType: this.o.partners().find(recipient.domain)?.type,
     });
     if (decision.action === "refuse") return this.refused(request, decision.error);
-    if (decision.allowContact && recipient.local !== undefined && (await this.o.store.allow(user, contact))) {
-      this.o.log.info({ user, contact }, "contact allowed: the internal user wrote to it");
+    // MISSION §1: an internal user subscribing to (or approving) an XMPP contact adds it, which authorises it.
+    const adds = decision.allowContact || (request.kind === "presence" && (request.type === "subscribe" || request.type === "subscribed"));
+    if (adds && recipient.local !== undefined && (await this.o.store.allow(user, contact))) {
+      this.o.log.info({ user, contact, kind: request.kind }, "contact allowed: the internal user wrote or subscribed to it");
       this.o.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind: "allowlist", key: user });
     }
     this.decisions.inc({ decision: "allow", condition: "none" });
-    return { v: 1, allowed: true };
+    const partnerType = this.o.partners().find(recipient.domain)?.type;
+    return { v: 1, allowed: true, ...(partnerType === undefined ? {} : { partnerType }) };
   }
 
   private refused(request: OutboundAuthorizeRequest, error: NonNullable<OutboundAuthorizeReply["error"]>): OutboundAuthorizeReply {
