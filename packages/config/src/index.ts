@@ -2,3 +2,4 @@ export * from "./negotiation.ts";
 export * from "./schema.ts";
 export * from "./load.ts";
 export * from "./partners.ts";
+export * from "./partner-entry.ts";

@@ -7,6 +7,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { ZodError } from "zod";
 import { configSchema, type ParsedConfig, type PartnerConfig } from "./schema.ts";
 import { evaluateNegotiation, type NegotiationVerdict } from "./negotiation.ts";
+import { partnerWarnings } from "./partner-entry.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -66,7 +67,6 @@ export function validateConfig(document: unknown, source = "inline"): GatewayCon
     if (!negotiation.valid) {
       problems.push(`partners[${index}] (${p.domain}): invalid combination ${negotiation.row}: ${negotiation.reason}`);
     }
-    for (const w of negotiation.warnings) warnings.push(`partner ${p.domain} (${negotiation.row}): ${w}`);
     for (const d of [p.domain, ...p.additionalDomains]) {
       if (local.has(d)) problems.push(`partners[${index}] (${p.domain}): ${d} is one of our own domains`);
       const previous = owner.get(d);
@@ -76,10 +76,9 @@ export function validateConfig(document: unknown, source = "inline"): GatewayCon
         owner.set(d, p.domain);
       }
     }
-    if (p.type === "public-verified") {
-      warnings.push(`partner ${p.domain}: Public verified lets its users reach internal users without their approval (not recommended)`);
-    }
-    return { ...p, negotiation };
+    const partner: Partner = { ...p, negotiation };
+    if (negotiation.valid) warnings.push(...partnerWarnings(partner));
+    return partner;
   });
 
   let dialbackSecret = raw.gateway.dialback.secret ?? "";

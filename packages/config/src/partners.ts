@@ -1,4 +1,4 @@
-/** Partner lookup by primary or additional domain (pure, built once per configuration). */
+/** Partner lookup by primary or additional domain (pure; rebuilt on each change, see runtime's LivePartners). */
 import type { Partner } from "./load.ts";
 
 export class PartnerDirectory {
@@ -14,6 +14,11 @@ export class PartnerDirectory {
   /** The partner entry that covers `domain` (primary or additional), if any. */
   find(domain: string): Partner | undefined {
     return this.byDomain.get(domain.toLowerCase());
+  }
+
+  /** Every entry once (in insertion order). */
+  all(): Partner[] {
+    return [...new Set(this.byDomain.values())];
   }
 
   get size(): number {

@@ -171,7 +171,14 @@ export const configSchema = z
       .object({
         edgeListener: serviceHttp(9101).prefault({}),
         dialbackAuthority: serviceHttp(9102).prefault({}),
-        policy: serviceHttp(9103).prefault({}),
+        policy: z
+          .object({
+            http: hostPort("127.0.0.1", 9103),
+            /** The partner administration gRPC API (proto/passerelle/admin/v1/partners.proto). */
+            grpc: hostPort("127.0.0.1", 9113),
+          })
+          .strict()
+          .prefault({}),
         sipTranslator: serviceHttp(9104).prefault({}),
         dnsRegistrar: serviceHttp(9105).prefault({}),
       })

@@ -2,3 +2,4 @@ export * from "./bus.ts";
 export * from "./http.ts";
 export * from "./service.ts";
 export * from "./inbound-stream.ts";
+export * from "./live-partners.ts";

@@ -1,40 +1,100 @@
-/** policy: partners and what each partner type may do; the allow-lists; the admin API. */
-import { PartnerDirectory } from "@passerelle/config";
-import { queues, subjects, type ConfigChanged } from "@passerelle/contracts";
-import { ensureInboundStream, ensurePolicyConsumer, runService } from "@passerelle/runtime";
+/** policy: partners and what each partner type may do; the allow-lists; the partner store; the admin APIs. */
+import { queues, subjects, type ConfigChanged, type PartnersSnapshotReply, type PartnersSnapshotRequest } from "@passerelle/contracts";
+import { ensureInboundStream, ensurePolicyConsumer, LivePartners, runService, type ServiceContext } from "@passerelle/runtime";
 import { InboundConsumer } from "./adapters/inbound-consumer.ts";
 import { InboundHandler } from "./adapters/inbound-handler.ts";
-import { registerAdminRoutes } from "./adapters/admin-routes.ts";
+import { registerUserRoutes } from "./adapters/admin-routes.ts";
+import { setupAdminHttp } from "./adapters/admin-http.ts";
+import { registerOpenApi } from "./adapters/openapi.ts";
 import { OutboundAuthorizer } from "./adapters/outbound-authorizer.ts";
+import { AdminError, PartnerAdmin } from "./adapters/partner-admin.ts";
+import { registerPartnerRoutes } from "./adapters/partner-routes.ts";
+import { PartnerStore } from "./adapters/partner-store.ts";
+import { startAdminGrpc } from "./adapters/grpc-server.ts";
 import { UserStore } from "./adapters/user-store.ts";
-import { readAdminToken } from "./environment.ts";
+import { readAdminTokens } from "./environment.ts";
+
+let tokens: ReturnType<typeof readAdminTokens>;
+try {
+  tokens = readAdminTokens(process.env);
+} catch (err) {
+  process.stderr.write(`policy: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+
+interface Running {
+  users: UserStore;
+  admin: PartnerAdmin;
+  ctx: ServiceContext;
+}
+let running: Running | undefined;
+const started = (): Running => {
+  if (running === undefined) throw new AdminError(503, "starting", "the policy service is still connecting to Redis and NATS");
+  return running;
+};
 
 await runService({
   name: "policy",
-  routes(app, { config, log, ready }) {
-    registerAdminRoutes(app, {
-      token: readAdminToken(process.env),
+  routes(app, { config, log }) {
+    const http = setupAdminHttp(app, { tokens, log });
+    registerUserRoutes(app, {
       localDomains: new Set(config.domains.map((d) => d.xmpp)),
       log,
-      ready: ready.then((ctx) => ({
-        store: new UserStore(ctx.redis, ctx.config.gateway.xmppAccessDefault),
-        changed: (kind: "allowlist" | "user", key: string) => ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key }),
-      })),
+      http,
+      deps: () => {
+        const r = started();
+        return { store: r.users, changed: (kind, key) => r.ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key }) };
+      },
     });
+    registerPartnerRoutes(app, { http, admin: () => started().admin });
+    registerOpenApi(app, http);
   },
   async start(ctx) {
     const { config } = ctx;
-    const directory = new PartnerDirectory(config.partners);
-    const store = new UserStore(ctx.redis, config.gateway.xmppAccessDefault);
-    const sipTimeoutMs = (config.sip.requestTimeout + 3) * 1000;
+    const localDomains = new Set(config.domains.map((d) => d.xmpp));
+    const partnerStore = new PartnerStore(ctx.redis, { xmppAccessDefault: config.gateway.xmppAccessDefault });
+    // First start only: the configuration file's partners and settings seed the store.
+    const seed = await partnerStore.seed(config.partners, { xmppAccessDefault: config.gateway.xmppAccessDefault }, config.source);
+    if (seed.seeded) ctx.log.info({ partners: config.partners.length, revision: seed.revision }, "partner store seeded from the configuration file");
+    else ctx.log.info({ revision: seed.revision, seededAt: await partnerStore.seededAt() }, "partner store already seeded: the configuration file's partners are not applied (the store is the source of truth)");
 
+    // Every replica of every service asks policy for the current set.
+    const snapshots = ctx.bus.reply<PartnersSnapshotRequest, PartnersSnapshotReply>(subjects.partnersSnapshot, queues.policy, [], async () => {
+      const s = await partnerStore.snapshot();
+      return { v: 1, revision: s.revision, partners: s.partners, settings: s.settings };
+    });
+    ctx.onShutdown(() => snapshots.drain());
+    const live = new LivePartners({ bus: ctx.bus, config, log: ctx.log, fetch: () => partnerStore.snapshot() });
+    await live.start();
+    ctx.onShutdown(() => live.stop());
+
+    const store = new UserStore(ctx.redis, () => live.settings().xmppAccessDefault);
+    const admin = new PartnerAdmin({
+      store: partnerStore,
+      redis: ctx.redis,
+      localDomains,
+      log: ctx.log,
+      changed: (kind, key, revision) => ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key, revision }),
+    });
+    running = { users: store, admin, ctx };
+
+    const grpc = await startAdminGrpc({
+      host: config.services.policy.grpc.host,
+      port: Number(process.env.PASSERELLE_GRPC_PORT ?? config.services.policy.grpc.port),
+      tokens,
+      admin,
+      log: ctx.log,
+    });
+    ctx.onShutdown(() => grpc.close());
+
+    const sipTimeoutMs = (config.sip.requestTimeout + 3) * 1000;
     const jsm = await ensureInboundStream(ctx.nats);
     // Redelivery only after the translator had its full time to answer.
     await ensurePolicyConsumer(jsm, sipTimeoutMs + 5000);
     const handler = new InboundHandler({
       bus: ctx.bus,
       store,
-      partners: () => directory,
+      partners: () => live.current(),
       sipDomains: new Map(config.domains.map((d) => [d.xmpp, d.sip])),
       sipTimeoutMs,
       log: ctx.log,
@@ -43,8 +103,8 @@ await runService({
     const authorizer = new OutboundAuthorizer({
       bus: ctx.bus,
       store,
-      partners: () => directory,
-      localDomains: new Set(config.domains.map((d) => d.xmpp)),
+      partners: () => live.current(),
+      localDomains,
       log: ctx.log,
       metrics: ctx.metrics,
     });
@@ -53,6 +113,6 @@ await runService({
     const consumer = new InboundConsumer(ctx.nats, handler, ctx.log);
     await consumer.start();
     ctx.onShutdown(() => consumer.stop());
-    ctx.log.info({ partners: config.partners.length, queue: queues.policy }, "policy ready");
+    ctx.log.info({ partners: live.current().all().length, revision: live.revision, queue: queues.policy }, "policy ready");
   },
 });

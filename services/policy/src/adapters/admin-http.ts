@@ -1,0 +1,88 @@
+/**
+ * What every admin route shares: bearer-token authentication before anything is read (the body
+ * is not even parsed for a request without credentials), JSON errors `{ error, reason, ... }` for
+ * every failure fastify itself detects (bad JSON, too large, wrong content type, unknown route),
+ * a YAML body parser for imports, and the list of routes (checked against the OpenAPI document).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "@passerelle/telemetry";
+import type { AdminToken } from "../environment.ts";
+import { AdminAuth } from "./admin-auth.ts";
+import { AdminError } from "./partner-admin.ts";
+
+export interface AdminHttpOptions {
+  tokens: readonly AdminToken[];
+  log: Logger;
+}
+
+export interface AdminHttp {
+  /** The authenticated actor of a /v1 request. */
+  actorOf(request: FastifyRequest): string;
+  /** Wrap a route handler: AdminError → its status and JSON body; anything else → 500 with a log line. */
+  handle<P, Q = Record<string, string | undefined>>(work: (request: FastifyRequest & { params: P; query: Q }, reply: FastifyReply) => Promise<unknown>): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  /** Every route registered on the app: "METHOD /path" (fastify's `:param` syntax). */
+  routes: { method: string; url: string }[];
+}
+
+export const YAML_TYPES = ["text/yaml", "application/yaml", "application/x-yaml"];
+/** Largest YAML import body. */
+export const MAX_IMPORT_BYTES = 1024 * 1024;
+
+export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions): AdminHttp {
+  const auth = new AdminAuth(options.tokens);
+  const actors = new WeakMap<FastifyRequest, string>();
+  const routes: { method: string; url: string }[] = [];
+
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) if (method !== "HEAD") routes.push({ method, url: route.url });
+  });
+
+  const send = (reply: FastifyReply, err: AdminError) => reply.code(err.status).send({ error: err.code, reason: err.message, ...err.extra });
+
+  // Authentication runs first, before the body is read or parsed.
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.url.startsWith("/v1/") && request.url !== "/v1") return;
+    try {
+      actors.set(request, auth.actorFor(request.headers.authorization));
+    } catch (err) {
+      const e = err as AdminError;
+      options.log.info({ url: request.url, remote: request.ip, reason: e.message }, "admin request refused");
+      return send(reply, e);
+    }
+  });
+
+  app.addContentTypeParser(YAML_TYPES, { parseAs: "string", bodyLimit: MAX_IMPORT_BYTES }, (_request, body, done) => done(null, body));
+
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: "not-found", reason: `no route ${request.method} ${request.url.split("?")[0] ?? ""}` }));
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof AdminError) return send(reply, err);
+    const status = err.statusCode ?? 500;
+    if (status === 413) return send(reply, new AdminError(413, "too-large", `the body is larger than this route accepts (${err.message})`));
+    if (status === 415) return send(reply, new AdminError(415, "unsupported-media-type", `${request.headers["content-type"] ?? "no content type"} is not accepted here: send application/json (or text/yaml to /v1/import)`));
+    if (status >= 400 && status < 500) return send(reply, new AdminError(status, "bad-body", err.message));
+    options.log.error({ err, url: request.url }, "admin request failed");
+    return send(reply, new AdminError(500, "internal", "the request failed; see the policy service's log"));
+  });
+
+  return {
+    routes,
+    actorOf(request) {
+      const actor = actors.get(request);
+      if (actor === undefined) throw new AdminError(401, "unauthorized", "not authenticated");
+      return actor;
+    },
+    handle: (work) => async (request, reply) => {
+      try {
+        return await work(request as Parameters<typeof work>[0], reply);
+      } catch (err) {
+        if (err instanceof AdminError) {
+          options.log.info({ status: err.status, url: request.url, reason: err.message }, "admin request refused");
+          return send(reply, err);
+        }
+        options.log.error({ err, url: request.url }, "admin request failed");
+        return send(reply, new AdminError(500, "internal", "the request failed; see the policy service's log"));
+      }
+    },
+  };
+}
