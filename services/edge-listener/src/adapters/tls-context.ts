@@ -2,11 +2,16 @@
  * The edge's certificate, reloaded without a restart: the files are polled, and a new secure
  * context is built when they change. New connections get the new certificate; open ones keep
  * theirs. A broken replacement is refused (logged and counted) and the previous one stays.
+ * Days to expiry is a gauge, set on every load, with a warning below 30 days.
  */
 import { readFileSync, statSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { Counter, Gauge, type Logger, type Registry } from "@passerelle/telemetry";
+
+/** Below this many days left, every load logs a warning (Let's Encrypt-style renewals start at 30). */
+export const EXPIRY_WARNING_DAYS = 30;
+const DAY_MS = 86_400_000;
 
 export interface TlsFiles {
   certFile: string;
@@ -21,14 +26,18 @@ export class TlsContextStore {
   private timer: NodeJS.Timeout | undefined;
   private readonly reloads: Counter<"outcome">;
   private readonly expiry: Gauge;
+  private readonly expiryDays: Gauge;
 
   constructor(
     private readonly files: TlsFiles,
     private readonly log: Logger,
     metrics: Registry,
+    /** The clock (tests move it). */
+    private readonly now: () => number = Date.now,
   ) {
     this.reloads = new Counter({ name: "passerelle_edge_certificate_reloads_total", help: "Certificate reloads by outcome", labelNames: ["outcome"], registers: [metrics] });
     this.expiry = new Gauge({ name: "passerelle_edge_certificate_expiry_seconds", help: "Seconds until the served certificate expires", registers: [metrics] });
+    this.expiryDays = new Gauge({ name: "passerelle_edge_certificate_expiry_days", help: "Days until the served certificate expires (negative: expired)", registers: [metrics] });
     this.stamp = this.fileStamp();
     this.current = this.build();
   }
@@ -93,9 +102,15 @@ export class TlsContextStore {
     // createSecureContext checks that the key matches the certificate.
     const context = createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }), minVersion: "TLSv1.2" });
     const leaf = new X509Certificate(cert);
-    const seconds = (Date.parse(leaf.validTo) - Date.now()) / 1000;
-    this.expiry.set(seconds);
-    if (seconds < 14 * 86400) this.log.warn({ validTo: leaf.validTo }, "the edge certificate expires within 14 days");
+    const left = Date.parse(leaf.validTo) - this.now();
+    this.expiry.set(left / 1000);
+    const days = Math.floor(left / DAY_MS);
+    this.expiryDays.set(days);
+    if (left <= 0) {
+      this.log.error({ validTo: leaf.validTo, serialNumber: leaf.serialNumber }, "the edge certificate has expired: partners will refuse it; assign a new one (passerelle cert import)");
+    } else if (days < EXPIRY_WARNING_DAYS) {
+      this.log.warn({ validTo: leaf.validTo, daysLeft: days, serialNumber: leaf.serialNumber }, `the edge certificate expires in ${days} day(s); renew it (passerelle cert request, then cert import)`);
+    }
     this.ca = ca;
     return context;
   }
