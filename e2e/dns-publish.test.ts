@@ -4,6 +4,9 @@
 //   gateway.test  no SRV record yet                 → published
 //   second.test   an old SRV record (wrong port)     → replaced; its TXT at the same name stays
 //   a registrar with a wrong secret                  → refused by bind9 (NOTAUTH/BADSIG), reported
+//   the configuration file changes while it runs:    the edge FQDN and port → records replaced;
+//     an invalid file → reported, nothing changes; second.test removed → the record we published
+//     there is deleted, a record someone else added to the same RRset stays
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -141,6 +144,49 @@ describe("dns-registrar publishes our SRV records by signed dynamic update", { t
     const text = await metrics(netns, gateway.services[0]?.httpUrl ?? "");
     assert.equal(sample(text, "passerelle_dns_updates_total", 'outcome="refused"'), 1);
     assert.equal(sample(text, "passerelle_dns_published_in_sync", 'domain="gateway.test"'), 0);
+    await gateway.stop();
+  });
+
+  it("records follow the configuration file: they change, an invalid file changes nothing, and they disappear when a domain goes", async () => {
+    assert.ok(dns.tsig);
+    const first = config(dns.tsig.file, 9107);
+    const gateway = await startGateway(scope, { config: first, netns, replicas: { "dns-registrar": 1 }, env: { LOG_LEVEL: "debug" } });
+    for (const domain of ["gateway.test", "second.test"]) {
+      await waitForLine(gateway, (l) => (l.msg === "published SRV records updated" || l.msg === "published SRV records in sync") && l.domain === domain && l.reason === "start");
+    }
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), `0 5 5269 ${EDGE}.`);
+
+    // The admin moves the edge: new FQDN and port. (JSON is YAML; the registrar reads the file it started with.)
+    const moved: RawConfig = { ...first, gateway: { ...first.gateway, edgeFqdn: "edge2.gateway.test" }, edge: { listen: { host: GATEWAY_ADDRESS, port: 5299 } } };
+    writeFileSync(gateway.configFile, JSON.stringify(moved, null, 2));
+    for (const domain of ["gateway.test", "second.test"]) {
+      const line = await waitForLine(gateway, (l) => l.msg === "published SRV records updated" && l.domain === domain && l.reason === "configuration file changed");
+      assert.equal(line.transport, "udp");
+    }
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 5 5299 edge2.gateway.test.");
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.second.test"), "0 5 5299 edge2.gateway.test.");
+
+    // A broken file: reported, the previous configuration stays in force, DNS untouched.
+    writeFileSync(gateway.configFile, JSON.stringify({ ...moved, domains: [{ xmpp: "not a domain!" }] }));
+    const invalid = await waitForLine(gateway, (l) => l.msg === "configuration file is invalid; the previous configuration stays in force");
+    assert.match(String(invalid.problem), /domains/);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.second.test"), "0 5 5299 edge2.gateway.test.");
+
+    // Someone else adds a record to second.test's RRset; then second.test stops being ours.
+    const added = await dns.nsupdate("zone second.test\nupdate add _xmpp-server._tcp.second.test 60 IN SRV 10 0 5269 backup.second.test.");
+    assert.equal(added.code, 0, added.stderr);
+    writeFileSync(gateway.configFile, JSON.stringify({ ...moved, domains: [{ xmpp: "gateway.test" }] }, null, 2));
+    const removed = await waitForLine(gateway, (l) => l.msg === "published SRV records removed" && l.domain === "second.test");
+    assert.deepEqual(removed.records, [{ priority: 0, weight: 5, port: 5299, target: "edge2.gateway.test" }]);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.second.test"), "10 0 5269 backup.second.test.", "only what we published is gone");
+    assert.equal(await dns.dig("TXT", "_xmpp-server._tcp.second.test"), '"not ours, keep me"');
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 5 5299 edge2.gateway.test.");
+
+    const text = await metrics(netns, gateway.services[0]?.httpUrl ?? "");
+    assert.equal(sample(text, "passerelle_dns_config_reloads_total", 'outcome="applied"'), 2);
+    assert.equal(sample(text, "passerelle_dns_config_reloads_total", 'outcome="invalid"'), 1);
+    assert.equal(sample(text, "passerelle_dns_published_removed_total", 'outcome="ok"'), 1);
+    assert.equal(sample(text, "passerelle_dns_published_in_sync", 'domain="second.test"'), undefined, "a domain that went has no in-sync gauge");
     await gateway.stop();
   });
 });

@@ -1,78 +1,11 @@
 /** dns-registrar: where partners' XMPP servers live (SRV, XEP-0368, proxy override), answered over NATS. */
 import { PartnerDirectory } from "@passerelle/config";
 import { queues, subjects, type ConfigChanged, type ResolveReply, type ResolveRequest } from "@passerelle/contracts";
-import { runService, type ServiceContext } from "@passerelle/runtime";
-import { Counter, Gauge, Histogram } from "@passerelle/telemetry";
+import { runService } from "@passerelle/runtime";
+import { Counter, Histogram } from "@passerelle/telemetry";
 import { XmppServerResolver, createDnsClient } from "./adapters/xmpp-server-resolver.ts";
-import { readFileSync } from "node:fs";
-import { Publisher } from "./adapters/publisher.ts";
-import { desiredRrsets, parseSecretFile } from "./domain/publish-plan.ts";
-import { parseDnsServer, parsePublishServer } from "./environment.ts";
-
-/** Our SRV records: reconciled once at start (in the background: resolution does not wait for it). */
-function startPublishing(ctx: ServiceContext): void {
-  const { config, log } = ctx;
-  const publish = config.dns.publish;
-  if (publish === undefined) return;
-  // Read at start so a missing or malformed file stops the service with the reason.
-  let secret: Buffer;
-  try {
-    secret = parseSecretFile(readFileSync(publish.tsig.secretFile, "utf8"));
-  } catch (err) {
-    throw new Error(`dns.publish.tsig.secretFile ${publish.tsig.secretFile}: ${(err as Error).message}`, { cause: err });
-  }
-  const { host, port } = parsePublishServer(publish.server);
-  const drift = new Counter({
-    name: "passerelle_dns_publish_drift_total",
-    help: "Published SRV RRsets found missing or different from what we publish, at reconciliation",
-    labelNames: ["kind"],
-    registers: [ctx.metrics],
-  });
-  const updates = new Counter({
-    name: "passerelle_dns_updates_total",
-    help: "RFC 2136 updates sent, by outcome (ok, refused, error)",
-    labelNames: ["outcome"],
-    registers: [ctx.metrics],
-  });
-  const inSync = new Gauge({
-    name: "passerelle_dns_published_in_sync",
-    help: "1 when the domain's published SRV records match what we publish, after the last reconciliation",
-    labelNames: ["domain"],
-    registers: [ctx.metrics],
-  });
-  const publisher = new Publisher({ target: { host, port, key: { name: publish.tsig.name, secret } }, zones: publish.zones, ttl: publish.ttl });
-  const rrsets = desiredRrsets(
-    config.domains.map((d) => d.xmpp),
-    { edgeFqdn: config.gateway.edgeFqdn, port: config.edge.listen.port, ttl: publish.ttl, priority: publish.priority, weight: publish.weight },
-  );
-  void publisher.reconcile(rrsets).then((results) => {
-    for (const r of results) {
-      const base = { domain: r.domain, name: r.name, zone: r.zone, server: publish.server };
-      if (r.error !== undefined) {
-        updates.inc({ outcome: "error" });
-        inSync.set({ domain: r.domain }, 0);
-        log.error({ ...base, error: r.error }, "could not reconcile published SRV records");
-        continue;
-      }
-      if (r.drift !== "in-sync") {
-        drift.inc({ kind: r.drift });
-        log.warn({ ...base, drift: r.drift, found: r.found, wanted: rrsets.find((x) => x.name === r.name)?.records }, "published SRV records drifted");
-      }
-      if (r.update === undefined) {
-        inSync.set({ domain: r.domain }, 1);
-        log.info(base, "published SRV records in sync");
-      } else if (r.update.ok) {
-        updates.inc({ outcome: "ok" });
-        inSync.set({ domain: r.domain }, 1);
-        log.info({ ...base, transport: r.update.transport }, "published SRV records updated");
-      } else {
-        updates.inc({ outcome: "refused" });
-        inSync.set({ domain: r.domain }, 0);
-        log.error({ ...base, rcode: r.update.rcode, tsigError: r.update.tsigError, reason: r.update.reason, key: publish.tsig.name }, "dynamic update refused");
-      }
-    }
-  });
-}
+import { startPublishing } from "./adapters/publication.ts";
+import { parseDnsServer } from "./environment.ts";
 
 await runService({
   name: "dns-registrar",

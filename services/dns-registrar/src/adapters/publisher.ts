@@ -3,7 +3,7 @@
  * publishes what is missing and replaces what differs by signed RFC 2136 updates.
  */
 import { Resolver } from "node:dns/promises";
-import { compareRrset, replaceOperations, type DesiredRrset, type Drift } from "../domain/publish-plan.ts";
+import { compareRrset, removeOperations, replaceOperations, type DesiredRrset, type Drift } from "../domain/publish-plan.ts";
 import type { SrvData } from "../protocol/update.ts";
 import { sendUpdate, type UpdateOutcome, type UpdateTarget } from "./dns-update-client.ts";
 
@@ -77,6 +77,11 @@ export class Publisher {
     } catch (err) {
       return { domain: rrset.domain, name: rrset.name, zone, drift: "unknown", found, update: undefined, error: (err as Error).message };
     }
+  }
+
+  /** Removes exactly the records we published at `name` (RFC 2136 §2.5.4); others at that name stay. */
+  async remove(zone: string, name: string, published: readonly SrvData[]): Promise<UpdateOutcome> {
+    return sendUpdate(this.options.target, zone, removeOperations(name, published));
   }
 
   async reconcile(rrsets: readonly DesiredRrset[]): Promise<ReconcileResult[]> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compareRrset, desiredRrsets, parseSecretFile, replaceOperations } from "./publish-plan.ts";
+import { compareRrset, desiredRrsets, parseSecretFile, removeOperations, replaceOperations } from "./publish-plan.ts";
 
 const settings = { edgeFqdn: "edge.contoso.com", port: 5269, ttl: 300, priority: 0, weight: 5 };
 
@@ -27,6 +27,18 @@ test("replacing deletes our RRset only, then adds", () => {
     { op: "delete-rrset", name: "_xmpp-server._tcp.contoso.com", type: 33 },
     { op: "add-srv", name: "_xmpp-server._tcp.contoso.com", ttl: 300, srv: { priority: 0, weight: 5, port: 5269, target: "edge.contoso.com" } },
   ]);
+});
+
+test("removing deletes exactly the records we published, one by one, never the whole RRset", () => {
+  const published = [
+    { priority: 0, weight: 5, port: 5269, target: "edge.contoso.com" },
+    { priority: 10, weight: 0, port: 5269, target: "edge2.contoso.com" },
+  ];
+  assert.deepEqual(removeOperations("_xmpp-server._tcp.contoso.com", published), [
+    { op: "delete-srv", name: "_xmpp-server._tcp.contoso.com", srv: published[0] },
+    { op: "delete-srv", name: "_xmpp-server._tcp.contoso.com", srv: published[1] },
+  ]);
+  assert.deepEqual(removeOperations("_xmpp-server._tcp.contoso.com", []), []);
 });
 
 test("secret files: bare base64 or tsig-keygen's clause; short or non-base64 refused", () => {

@@ -43,6 +43,14 @@ export function replaceOperations(rrset: DesiredRrset, ttl: number): UpdateOpera
   return [{ op: "delete-rrset", name: rrset.name, type: TYPE.SRV }, ...rrset.records.map((srv) => ({ op: "add-srv" as const, name: rrset.name, ttl, srv }))];
 }
 
+/**
+ * RFC 2136 §2.5.4: remove exactly the records we published at `name`, one RR at a time, so a
+ * record someone else added to that RRset (or changed since) is left where it is.
+ */
+export function removeOperations(name: string, published: readonly SrvData[]): UpdateOperation[] {
+  return published.map((srv) => ({ op: "delete-srv" as const, name, srv }));
+}
+
 /** A secret file holds either the bare base64 secret or a `key "…" { algorithm …; secret "…"; };` clause (tsig-keygen's output). */
 export function parseSecretFile(text: string): Buffer {
   const clause = /secret\s+"([^"]+)"/.exec(text)?.[1];

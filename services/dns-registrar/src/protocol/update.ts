@@ -15,7 +15,9 @@ export type UpdateOperation =
   /** RFC 2136 §2.5.2: delete every RR of `type` at `name` (class ANY, TTL 0, no RDATA). */
   | { readonly op: "delete-rrset"; readonly name: string; readonly type: number }
   /** RFC 2136 §2.5.1: add an RR (class of the zone, i.e. IN). */
-  | { readonly op: "add-srv"; readonly name: string; readonly ttl: number; readonly srv: SrvData };
+  | { readonly op: "add-srv"; readonly name: string; readonly ttl: number; readonly srv: SrvData }
+  /** RFC 2136 §2.5.4: delete this one SRV RR (class NONE, TTL 0, its RDATA); other RRs stay. */
+  | { readonly op: "delete-srv"; readonly name: string; readonly srv: SrvData };
 
 export interface UpdateRequest {
   readonly id: number;
@@ -38,6 +40,9 @@ export function encodeUpdate(request: UpdateRequest): Buffer {
   for (const op of request.operations) {
     if (op.op === "delete-rrset") {
       w.name(op.name).u16(op.type).u16(CLASS.ANY).u32(0).u16(0);
+    } else if (op.op === "delete-srv") {
+      const rdata = encodeSrvRdata(op.srv);
+      w.name(op.name).u16(TYPE.SRV).u16(CLASS.NONE).u32(0).u16(rdata.length).bytes(rdata);
     } else {
       const rdata = encodeSrvRdata(op.srv);
       w.name(op.name).u16(TYPE.SRV).u16(CLASS.IN).u32(op.ttl).u16(rdata.length).bytes(rdata);
