@@ -11,6 +11,7 @@ import type { AddressMapper } from "./domain/address-mapping.ts";
 import { xmppError, xmppErrorForSipStatus } from "./domain/error-mapping.ts";
 import { buildSipMessage, xmppMessageToSip } from "./domain/message-mapping.ts";
 import { parseStanza, StanzaParseError } from "./adapters/stanza-parser.ts";
+import type { PresenceService } from "./presence.ts";
 
 export interface DeliveryOptions {
   mapper: AddressMapper;
@@ -19,6 +20,8 @@ export interface DeliveryOptions {
   /** Largest SIP message we send (the SIP package's limit: 64 KiB). */
   maxSipBytes: number;
   send: (request: SipRequest) => Promise<ClientTransactionResult>;
+  /** Handles presence stanzas (RFC 8048); without it presence is ignored. */
+  presence?: Pick<PresenceService, "fromXmpp">;
   /** Told of each outcome, for logs and metrics. */
   onOutcome?: (result: SipDeliveryResult, detail: { xmppId?: string; callId?: string; reason?: string }) => void;
 }
@@ -43,9 +46,9 @@ export class DeliveryHandler {
       this.options.onOutcome?.(result, detail);
       return result;
     };
-    if (request.kind !== "message") {
-      // Presence and IQ are not mapped yet (RFC 8048 presence is later work).
-      return report({ v: 1, id, outcome: "ignored" }, { reason: `${request.kind} not mapped yet` });
+    if (request.kind === "iq" || (request.kind === "presence" && this.options.presence === undefined)) {
+      // IQ is not mapped (RFC 7247 covers messages; RFC 8048 presence).
+      return report({ v: 1, id, outcome: "ignored" }, { reason: `${request.kind} not mapped` });
     }
     let stanza;
     try {
@@ -53,6 +56,10 @@ export class DeliveryHandler {
     } catch (err) {
       if (!(err instanceof StanzaParseError)) throw err;
       return report({ v: 1, id, outcome: "failed", error: xmppError("bad-request", "stanza could not be read") }, { reason: err.message });
+    }
+    if (request.kind === "presence" && this.options.presence !== undefined) {
+      // RFC 8048: presence and subscriptions (presence.ts).
+      return report(await this.options.presence.fromXmpp(request, stanza), { reason: `presence ${request.type ?? "available"}` });
     }
     const mapped = xmppMessageToSip(stanza, {
       mapper: this.options.mapper,

@@ -4,7 +4,17 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { subjects, type OutboundAuthorizeReply, type OutboundAuthorizeRequest, type OutboundDeliverReply, type OutboundStanza } from "@passerelle/contracts";
+import {
+  queues,
+  subjects,
+  type ConfigChanged,
+  type ContactStatusReply,
+  type ContactStatusRequest,
+  type OutboundAuthorizeReply,
+  type OutboundAuthorizeRequest,
+  type OutboundDeliverReply,
+  type OutboundStanza,
+} from "@passerelle/contracts";
 import { DEFAULT_LIMITS } from "@passerelle/sip";
 import { runService } from "@passerelle/runtime";
 import { Counter } from "@passerelle/telemetry";
@@ -15,6 +25,10 @@ import { DeliveryHandler } from "./delivery.ts";
 import { AddressMapper } from "./domain/address-mapping.ts";
 import { FifoLimiter } from "./domain/fifo-limiter.ts";
 import { OutboundMessaging, type OutboundAnswer } from "./outbound.ts";
+import { RedisPresenceStore } from "./adapters/presence-store.ts";
+import { DEFAULT_MAX_PIDF_BYTES } from "./domain/presence-mapping.ts";
+import { DEFAULT_SUBSCRIBE_EXPIRES } from "./domain/subscription-state.ts";
+import { PresenceService } from "./presence.ts";
 
 await runService({
   name: "sip-translator",
@@ -54,6 +68,35 @@ await runService({
         log.info({ outbound: detail.id, status: answer.status, from: detail.from, to: detail.to, condition: detail.condition, reason: detail.reason }, "outbound message");
       },
     });
+    const presenceEvents = new Counter({
+      name: "passerelle_sip_presence_total",
+      help: "Presence work by kind (inbound-subscribe, notify, subscribe, watch, notify-watcher, hold, release, probe, …) and outcome (ok, refused, failed, ignored)",
+      labelNames: ["kind", "outcome"],
+      registers: [ctx.metrics],
+    });
+    const gatewayHost = process.env.POD_NAME ?? hostname();
+    const listen = config.sip.listen;
+    const presence = new PresenceService({
+      mapper,
+      localDomains: new Set(config.domains.map((d) => d.xmpp.toLowerCase())),
+      store: new RedisPresenceStore(ctx.redis),
+      contactUri: `sip:${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port};transport=${listen.transport}`,
+      gatewayHost,
+      sipSend: (request) => sip.send(request),
+      deliverXmpp: (request) => ctx.bus.request<OutboundStanza, OutboundDeliverReply>(subjects.outboundDeliver, request, ["id", "outcome"], establishmentMs + 2000),
+      authorize: (request) => ctx.bus.request<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, request, ["allowed"], 5000),
+      contactStatus: (request) => ctx.bus.request<ContactStatusRequest, ContactStatusReply>(subjects.contactStatus, request, ["authorised"], 5000),
+      newId: () => randomUUID(),
+      maxPidfBytes: Math.min(DEFAULT_MAX_PIDF_BYTES, Number(process.env.PASSERELLE_MAX_PIDF_BYTES ?? 16 * 1024)),
+      subscribeExpires: Number(process.env.PASSERELLE_PRESENCE_EXPIRES ?? DEFAULT_SUBSCRIBE_EXPIRES),
+      probeIntervalMs: config.gateway.timeouts.subscriptionRefresh * 1000,
+      onEvent: (event) => {
+        presenceEvents.inc({ kind: event.kind, outcome: event.outcome });
+        const line = { presence: event.kind, outcome: event.outcome, user: event.user, contact: event.contact, status: event.status, detail: event.detail };
+        if (event.outcome === "refused" || event.outcome === "failed") log.warn(line, "presence");
+        else log.info(line, "presence");
+      },
+    });
     const sip = await SipSide.start({
       listen: config.sip.listen,
       proxy: config.sip.proxy,
@@ -63,15 +106,33 @@ await runService({
         log.warn({ sip: event }, "SIP input refused or unmatched");
       },
       onMessage: (request) => outbound.handle(request),
+      onPresence: (request) => presence.fromSip(request),
     });
     ctx.onShutdown(() => sip.stop());
+    // SIP subscriptions refreshed before they expire, watchers' ended, contacts re-probed (bounded batches).
+    let sweeping = false;
+    const sweeper = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      presence
+        .sweep()
+        .catch((err: unknown) => log.warn({ err }, "presence refresh failed"))
+        .finally(() => (sweeping = false));
+    }, Number(process.env.PASSERELLE_PRESENCE_SWEEP_MS ?? 1000));
+    ctx.onShutdown(() => clearInterval(sweeper));
+    // An allow-list change may release held subscriptions (one replica handles each change).
+    const changes = ctx.bus.subscribe<ConfigChanged>(subjects.configChanged, queues.sipTranslator, ["kind", "key"], async (change) => {
+      if (change.kind === "allowlist") await presence.allowListChanged(change.key);
+    });
+    ctx.onShutdown(() => changes.drain());
 
     const limits = config.gateway.limits;
     // SIP transactions in flight towards the proxy (the rest wait, in order).
     const sipWindow = new FifoLimiter(Number(process.env.PASSERELLE_SIP_WINDOW ?? 64));
     const handler = new DeliveryHandler({
       mapper,
-      gatewayHost: process.env.POD_NAME ?? hostname(),
+      gatewayHost,
+      presence,
       stanzaLimits: {
         maxStanzaBytes: limits.maxStanzaBytes,
         maxDepth: limits.maxDepth,

@@ -15,6 +15,14 @@ export interface SipSideOptions {
   onDiagnostic?: (event: { kind: string; detail: string; source?: Peer }) => void;
   /** Answers a MESSAGE the proxy routed to us (outbound IM); never rejects. */
   onMessage?: (request: SipRequest) => Promise<{ status: number; reason: string }>;
+  /** Answers SUBSCRIBE and NOTIFY (presence, RFC 3856 / RFC 6665); never rejects. `after` runs once the answer is sent. */
+  onPresence?: (request: SipRequest) => Promise<{
+    status: number;
+    reason: string;
+    headers?: [string, string][];
+    toTag?: string;
+    after?: () => Promise<void>;
+  }>;
 }
 
 export class SipSide {
@@ -50,8 +58,26 @@ export class SipSide {
           .catch((err: unknown) => options.onDiagnostic?.({ kind: "respond-failed", detail: String(err) }));
         return;
       }
+      const onPresence = options.onPresence;
+      if ((request.method === "SUBSCRIBE" || request.method === "NOTIFY") && onPresence !== undefined) {
+        void onPresence(request)
+          .catch(() => ({ status: 500, reason: "Server Internal Error" }) as Awaited<ReturnType<typeof onPresence>>)
+          .then(async (answer) => {
+            await respond(
+              createResponse(request, answer.status, {
+                reason: answer.reason.replace(/[\r\n]+/g, " ").slice(0, 120),
+                ...(answer.headers ? { headers: answer.headers } : {}),
+                ...(answer.toTag ? { toTag: answer.toTag } : {}),
+              }),
+            );
+            // RFC 6665 §4.2.1.2: the NOTIFY that follows an accepted SUBSCRIBE goes after the answer.
+            await answer.after?.();
+          })
+          .catch((err: unknown) => options.onDiagnostic?.({ kind: "respond-failed", detail: String(err) }));
+        return;
+      }
       const status = request.method === "OPTIONS" ? 200 : request.method === "MESSAGE" ? 501 : 405;
-      const allow = options.onMessage === undefined ? "OPTIONS" : "OPTIONS, MESSAGE";
+      const allow = ["OPTIONS", ...(options.onMessage === undefined ? [] : ["MESSAGE"]), ...(options.onPresence === undefined ? [] : ["SUBSCRIBE", "NOTIFY"])].join(", ");
       const headers: [string, string][] = status === 405 || request.method === "OPTIONS" ? [["Allow", allow]] : [];
       respond(createResponse(request, status, { headers })).catch((err: unknown) =>
         options.onDiagnostic?.({ kind: "respond-failed", detail: String(err) }),
