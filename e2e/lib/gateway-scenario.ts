@@ -3,7 +3,7 @@
 // real program. Each scenario says which partners it wants; the gateway gets one entry each.
 import { readFileSync } from "node:fs";
 import type { RawConfig } from "@passerelle/config";
-import { startGateway, type Gateway } from "@passerelle/launcher";
+import { SERVICES, startGateway, type Gateway, type GatewayOptions } from "@passerelle/launcher";
 import {
   createNetns,
   createSelfSigned,
@@ -64,6 +64,8 @@ export interface SceneOptions {
   gatewayRecords?: DnsRecord[];
   /** Start NATS as a leaf node hub with this JetStream domain (for replicas on a leaf NATS). */
   natsLeafnodeHub?: { jetstreamDomain: string };
+  /** Replicas per service (one each by default), e.g. { policy: 2, "edge-listener": 2 }. */
+  replicas?: GatewayOptions["replicas"];
 }
 
 export interface Scene {
@@ -142,7 +144,8 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
     partners: partners.filter((p) => p.partner !== undefined).map((p) => ({ domain: p.domain, ...p.partner }) as PartnerEntry),
     ...overrides,
   };
-  const gateway = await startGateway(scope, { config, netns, env: { ...options.gatewayEnv, PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: options.gatewayLogLevel ?? "debug" } });
+  const replicas = options.replicas === undefined ? undefined : { ...Object.fromEntries(SERVICES.map((name) => [name, 1])), ...options.replicas };
+  const gateway = await startGateway(scope, { config, netns, ...(replicas === undefined ? {} : { replicas }), env: { ...options.gatewayEnv, PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: options.gatewayLogLevel ?? "debug" } });
 
   const policyUrl = gateway.services.find((s) => s.name === "policy")?.httpUrl ?? "";
   return {

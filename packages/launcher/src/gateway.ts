@@ -65,6 +65,7 @@ export async function startGateway(scope: Scope, options: GatewayOptions): Promi
       };
       if (name === "edge-listener" && replica > 0) env.PASSERELLE_EDGE_PORT = String(parsed.edge.listen.port + replica);
       if (name === "sip-translator" && replica > 0) env.PASSERELLE_SIP_PORT = String(parsed.sip.listen.port + replica);
+      if (name === "policy" && replica > 0) env.PASSERELLE_GRPC_PORT = String(parsed.services.policy.grpc.port + replica);
       const child = spawnProcess(scope, {
         name: `${name}-${replica}`,
         command: process.execPath,

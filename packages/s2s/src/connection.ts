@@ -4,7 +4,7 @@
  * S2SError: the peer's stream error, a protocol violation, a socket error) and "close" (once).
  */
 import { EventEmitter } from "node:events";
-import type { Element } from "@passerelle/xmpp";
+import type { Element, StreamError } from "@passerelle/xmpp";
 import type { S2SError } from "./errors.ts";
 import type { StreamSession } from "./stream-session.ts";
 
@@ -112,6 +112,12 @@ export class S2SConnection extends EventEmitter<S2SConnectionEvents> implements 
       }
     })();
     return this.closing;
+  }
+
+  /** RFC 6120 §4.9: end the stream with our stream error (e.g. policy-violation when the partner entry changed), then close. */
+  closeWithError(condition: StreamError["condition"], text: string): void {
+    if (this.closedFlag) return;
+    this.session.failWithStreamError(condition, text);
   }
 
   /** Close at once, without the closing handshake. */
