@@ -53,3 +53,27 @@ test("the warning for TLS and SASL Required with dialback says dialback is never
   const v = evaluateNegotiation({ tls: R, sasl: R, dialback: true });
   assert.match(v.warnings[0] ?? "", /dialback will never be used/);
 });
+
+test("an open stream is closed when the changed entry no longer allows it, naming the change", async () => {
+  const { streamNoLongerAllowed } = await import("./partner-entry.ts");
+  const entry = (tls: "required" | "optional" | "not-supported", sasl: "required" | "optional" | "not-supported", dialback: boolean) => ({
+    domain: "fabrikam.test",
+    description: "",
+    additionalDomains: [],
+    type: "federated" as const,
+    tls,
+    sasl,
+    dialback,
+    connectionLimit: 20,
+    keepalive: true,
+    proxyPort: 5269,
+    negotiation: evaluateNegotiation({ tls, sasl, dialback }),
+  });
+  assert.match(streamNoLongerAllowed("fabrikam.test", undefined, { method: "dialback", tls: true }) ?? "", /no longer a federated partner/);
+  assert.match(streamNoLongerAllowed("fabrikam.test", entry("required", "optional", true), { method: "dialback", tls: false }) ?? "", /now requires TLS/);
+  assert.equal(streamNoLongerAllowed("fabrikam.test", entry("required", "optional", true), { method: "dialback", tls: true }), undefined);
+  assert.match(streamNoLongerAllowed("fabrikam.test", entry("required", "required", true), { method: "dialback", tls: true }) ?? "", /no longer allows dialback over TLS \(TLS Required \/ SASL Required \/ dialback true\)/);
+  assert.match(streamNoLongerAllowed("fabrikam.test", entry("optional", "not-supported", true), { method: "sasl-external", tls: true }) ?? "", /no longer allows SASL/);
+  assert.equal(streamNoLongerAllowed("fabrikam.test", entry("optional", "optional", true), { method: "sasl-external", tls: true }), undefined);
+  assert.equal(streamNoLongerAllowed("fabrikam.test", entry("not-supported", "not-supported", true), { method: "dialback", tls: false }), undefined);
+});

@@ -109,3 +109,28 @@ export function partnersFromEntries(entries: readonly unknown[]): { partners: Pa
   }
   return { partners, rejected };
 }
+
+/** How an open s2s stream was authenticated, to check it against a changed partner entry. */
+export interface OpenStreamFacts {
+  method: "sasl-external" | "dialback";
+  tls: boolean;
+}
+
+/**
+ * Whether an open stream with `domain` may stay open under the partner entry now in force
+ * (undefined: yes); otherwise the text of the `policy-violation` stream error that closes it,
+ * naming the change. The partner type is not checked here: policy applies it per stanza.
+ */
+export function streamNoLongerAllowed(domain: string, partner: Partner | undefined, facts: OpenStreamFacts): string | undefined {
+  if (partner === undefined) return `${domain} is no longer a federated partner of this gateway (its entry was removed)`;
+  const row = partner.negotiation.row;
+  if (partner.tls === "required" && !facts.tls) return `the partner entry for ${partner.domain} now requires TLS (${row}); this stream is not encrypted`;
+  if (facts.method === "sasl-external" && !partner.negotiation.methods.includes("sasl-over-tls")) {
+    return `the partner entry for ${partner.domain} no longer allows SASL (${row})`;
+  }
+  if (facts.method === "dialback") {
+    const allowed = partner.negotiation.methods.includes(facts.tls ? "dialback-over-tls" : "dialback-over-tcp");
+    if (!allowed) return `the partner entry for ${partner.domain} no longer allows dialback${facts.tls ? " over TLS" : " without TLS"} (${row})`;
+  }
+  return undefined;
+}

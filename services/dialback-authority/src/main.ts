@@ -1,6 +1,5 @@
 /** dialback-authority: dialback keys (XEP-0185), their verification, and dialing back to partners (XEP-0220). */
 import { readFileSync } from "node:fs";
-import { PartnerDirectory } from "@passerelle/config";
 import {
   queues,
   subjects,
@@ -12,7 +11,7 @@ import {
   type ResolveReply,
   type ResolveRequest,
 } from "@passerelle/contracts";
-import { runService } from "@passerelle/runtime";
+import { LivePartners, runService } from "@passerelle/runtime";
 import { verifyDialback, type TlsMaterial } from "@passerelle/s2s";
 import { Counter, Histogram } from "@passerelle/telemetry";
 import { Authorizer } from "./adapters/authorizer.ts";
@@ -24,7 +23,10 @@ await runService({
   async start(ctx) {
     const { config, log } = ctx;
     const localDomains = new Set(config.domains.map((d) => d.xmpp));
-    const directory = new PartnerDirectory(config.partners);
+    // The partner store's entries, live (policy announces each change).
+    const partners = new LivePartners({ bus: ctx.bus, config, log });
+    await partners.start();
+    ctx.onShutdown(() => partners.stop());
     const tls = config.edge.tls;
     // Our certificate (presented on verification streams) and the CAs to check partners with.
     const tlsMaterial: TlsMaterial | undefined =
@@ -56,7 +58,7 @@ await runService({
     const authorizer = new Authorizer({
       resolve: (domain, timeoutMs) => ctx.bus.request<ResolveRequest, ResolveReply>(subjects.dnsResolve, { v: 1, domain }, ["targets"], timeoutMs),
       verify: verifyDialback,
-      tlsPolicyFor: (domain) => verifyTlsPolicy(directory.find(domain)),
+      tlsPolicyFor: (domain) => verifyTlsPolicy(partners.current().find(domain)),
       localDomains,
       tlsMaterial: () => tlsMaterial,
       limits: {
@@ -99,6 +101,6 @@ await runService({
       return result.verdict;
     });
 
-    log.info({ domains: [...localDomains], partners: config.partners.length, queue: queues.dialbackAuthority }, "dialback-authority ready");
+    log.info({ domains: [...localDomains], partners: partners.current().all().length, revision: partners.revision, queue: queues.dialbackAuthority }, "dialback-authority ready");
   },
 });

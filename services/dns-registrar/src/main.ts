@@ -1,7 +1,6 @@
 /** dns-registrar: where partners' XMPP servers live (SRV, XEP-0368, proxy override), answered over NATS. */
-import { PartnerDirectory } from "@passerelle/config";
 import { queues, subjects, type ConfigChanged, type ResolveReply, type ResolveRequest } from "@passerelle/contracts";
-import { runService } from "@passerelle/runtime";
+import { LivePartners, runService } from "@passerelle/runtime";
 import { Counter, Histogram } from "@passerelle/telemetry";
 import { XmppServerResolver, createDnsClient } from "./adapters/xmpp-server-resolver.ts";
 import { startPublishing } from "./adapters/publication.ts";
@@ -12,7 +11,13 @@ await runService({
   async start(ctx) {
     const { config, log } = ctx;
     const server = parseDnsServer(config.dns.server);
-    const directory = new PartnerDirectory(config.partners);
+    // The partner store's entries, live; a changed entry (e.g. its proxy FQDN) drops its cached resolution.
+    const partners = new LivePartners({ bus: ctx.bus, config, log });
+    partners.onChange((next, previous) => {
+      for (const p of [...previous.all(), ...next.all()]) {
+        for (const d of [p.domain, ...p.additionalDomains]) if (JSON.stringify(previous.find(d)) !== JSON.stringify(next.find(d))) resolver.invalidate(d);
+      }
+    });
     const rejected = new Counter({
       name: "passerelle_dns_rejected_records_total",
       help: "DNS records dropped as unsound (bad target name, port, too many)",
@@ -33,7 +38,7 @@ await runService({
     const resolver = new XmppServerResolver({
       dns: createDnsClient(server),
       proxyFor: (domain) => {
-        const partner = directory.find(domain);
+        const partner = partners.current().find(domain);
         return partner?.proxyFqdn === undefined ? undefined : { host: partner.proxyFqdn, port: partner.proxyPort };
       },
       onRejected: (domain, reasons) => {
@@ -41,6 +46,9 @@ await runService({
         log.warn({ domain, reasons: reasons.slice(0, 10) }, "dropped unsound DNS records");
       },
     });
+
+    await partners.start();
+    ctx.onShutdown(() => partners.stop());
 
     ctx.bus.reply<ResolveRequest, ResolveReply>(subjects.dnsResolve, queues.dnsRegistrar, ["domain"], async (request) => {
       const stop = duration.startTimer();

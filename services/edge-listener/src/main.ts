@@ -1,5 +1,5 @@
 /** edge-listener: inbound server-to-server streams on 5269, STARTTLS, SASL EXTERNAL, dialback. */
-import { PartnerDirectory } from "@passerelle/config";
+import { streamNoLongerAllowed } from "@passerelle/config";
 import {
   queues,
   subjects,
@@ -12,7 +12,7 @@ import {
   type DialbackVerdict,
   type DialbackVerifyRequest,
 } from "@passerelle/contracts";
-import { ensureInboundStream, runService } from "@passerelle/runtime";
+import { ensureInboundStream, LivePartners, runService } from "@passerelle/runtime";
 import { serialize } from "@passerelle/xmpp";
 import { OutboundDeliveries } from "./adapters/outbound-deliveries.ts";
 import { OutboundPool } from "./adapters/outbound-pool.ts";
@@ -25,7 +25,11 @@ await runService({
   name: "edge-listener",
   async start(ctx) {
     const { config, log } = ctx;
-    const directory = new PartnerDirectory(config.partners);
+    // The partner store's entries, live: each change applies to the next stream and stanza, and
+    // open streams the changed entry no longer allows are closed (below).
+    const partners = new LivePartners({ bus: ctx.bus, config, log });
+    await partners.start();
+    ctx.onShutdown(() => partners.stop());
     const localDomains = new Set(config.domains.map((d) => d.xmpp));
     const tls = config.edge.tls === undefined ? undefined : new TlsContextStore(config.edge.tls, log, ctx.metrics);
     if (tls === undefined) {
@@ -62,7 +66,7 @@ await runService({
       saturated: () => publisher.saturated,
       streamDeps: {
         localDomains,
-        findPartner: (domain) => directory.find(domain),
+        findPartner: (domain) => partners.current().find(domain),
         limits: { ...limits, preAuthBytes: config.gateway.limits.preAuthBytes },
         authorizeDialback: (req) =>
           ctx.bus.request<DialbackAuthorizeRequest, DialbackVerdict>(subjects.dialbackAuthorize, { v: 1, ...req }, ["valid"], dialbackTimeoutMs),
@@ -92,7 +96,7 @@ await runService({
         },
       },
       onAuthenticated: (_stream, info) => {
-        const partner = directory.find(info.domain);
+        const partner = partners.current().find(info.domain);
         const count = (perPartner.get(info.domain) ?? 0) + 1;
         perPartner.set(info.domain, count);
         sessions.add(info.streamId, { domains: [info.domain], method: info.method, tls: info.tls });
@@ -108,7 +112,7 @@ await runService({
       },
     });
     const outbound = new OutboundPool({
-      findPartner: (domain) => directory.find(domain),
+      findPartner: (domain) => partners.current().find(domain),
       resolve: async (domain) => {
         const reply = await ctx.bus.request<ResolveRequest, ResolveReply>(subjects.dnsResolve, { v: 1, domain }, ["targets"], 10_000);
         if (reply.error !== undefined && reply.targets.length === 0) throw new Error(`DNS: ${reply.error}`);
@@ -146,6 +150,15 @@ await runService({
     }).serve(ctx.bus);
     ctx.onShutdown(() => outbound.close());
     ctx.onShutdown(() => deliveries.drain());
+
+    // A removed partner, or one whose entry no longer allows how its stream was authenticated
+    // (e.g. TLS now required): its open streams, both ways, end with policy-violation.
+    partners.onChange((next, _previous, revision) => {
+      const check = (domain: string, facts: { method: "sasl-external" | "dialback"; tls: boolean }) => streamNoLongerAllowed(domain, next.find(domain), facts);
+      const inbound = listener.closeWhere(check);
+      const outboundClosed = outbound.closeWhere(check);
+      if (inbound + outboundClosed > 0) log.info({ revision, inbound, outbound: outboundClosed }, "closed streams the changed partner entries no longer allow");
+    });
 
     const where = await listener.listen();
     log.info({ s2s: `${where.host}:${where.port}`, tls: tls !== undefined, queue: queues.edgeListener }, "listening for XMPP servers");

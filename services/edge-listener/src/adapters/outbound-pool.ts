@@ -117,6 +117,28 @@ export class OutboundPool {
     this.queue(link, { xml, isError, receipt });
   }
 
+  /**
+   * Close, with a `policy-violation` stream error carrying the reason, every open outbound stream
+   * for which `check` returns a reason (a partner removed, or its entry no longer allowing how the
+   * stream was authenticated). The next stanza to that domain starts afresh under the new entry.
+   */
+  closeWhere(check: (domain: string, facts: { method: "sasl-external" | "dialback"; tls: boolean }) => string | undefined): number {
+    let closed = 0;
+    for (const link of [...this.links.values()]) {
+      const connection = link.connection;
+      if (link.state !== "up" || connection === undefined || connection.closed) continue;
+      const reason = check(link.remoteDomain, { method: connection.authentication, tls: connection.tls !== undefined });
+      if (reason === undefined) continue;
+      this.o.log.info({ remote: link.remoteDomain, local: link.localDomain, reason }, "closing an outbound stream: the partner entry changed");
+      this.links.delete(link.key);
+      clearTimeout(link.idle);
+      clearInterval(link.keepalive);
+      connection.closeWithError("policy-violation", reason);
+      closed++;
+    }
+    return closed;
+  }
+
   async close(): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const link of this.links.values()) {

@@ -33,6 +33,8 @@ export interface ListenerOptions {
 export class S2SListener {
   private readonly server: Server;
   private readonly streams = new Set<InboundStream>();
+  /** How each authenticated domain of a stream was authenticated (for closeWhere). */
+  private readonly authInfo = new WeakMap<InboundStream, Map<string, { method: "sasl-external" | "dialback"; tls: boolean }>>();
   private readonly connections: Gauge;
   private readonly refusals: Counter<"condition">;
   private readonly authentications: Counter<"method" | "tls">;
@@ -74,6 +76,29 @@ export class S2SListener {
   /** Close the streams of a domain (a removed partner). */
   closeDomain(domain: string, error: StreamError): void {
     for (const stream of [...this.streams]) if (stream.domains.includes(domain)) stream.fail(error);
+  }
+
+  /**
+   * Close, with a `policy-violation` stream error carrying the reason, every authenticated stream
+   * for which `check` returns a reason (a partner removed, or its entry no longer allowing how the
+   * stream was authenticated). Returns how many were closed.
+   */
+  closeWhere(check: (domain: string, facts: { method: "sasl-external" | "dialback"; tls: boolean }) => string | undefined): number {
+    let closed = 0;
+    for (const stream of [...this.streams]) {
+      const auth = this.authInfo.get(stream);
+      if (auth === undefined) continue;
+      for (const domain of stream.domains) {
+        const reason = check(domain, auth.get(domain) ?? { method: "dialback", tls: false });
+        if (reason === undefined) continue;
+        this.o.log.info({ stream: stream.id, partner: domain, reason }, "closing an inbound stream: the partner entry changed");
+        this.refusals.inc({ condition: "policy-violation" });
+        stream.fail(new StreamError("policy-violation", reason));
+        closed++;
+        break;
+      }
+    }
+    return closed;
   }
 
   private onConnection(raw: Socket): void {
@@ -153,6 +178,9 @@ export class S2SListener {
       events: {
         authenticated: (info) => {
           this.authentications.inc({ method: info.method, tls: String(info.tls) });
+          const auth = this.authInfo.get(stream) ?? new Map<string, { method: "sasl-external" | "dialback"; tls: boolean }>();
+          auth.set(info.domain, { method: info.method, tls: info.tls });
+          this.authInfo.set(stream, auth);
           clearTimeout(establishment);
           this.connections.inc({ state: "authenticated" });
           this.connections.dec({ state: "negotiating" });
