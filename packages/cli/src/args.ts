@@ -32,6 +32,7 @@ export interface ParsedArgs {
 
 /** Longest accepted single argument (a path, a domain list, a description). */
 const MAX_ARG_LENGTH = 8192;
+const MAX_ARGS = 1000;
 
 function toNumber(name: string, raw: string): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new CliError(`--${name}: expected a whole number, got "${raw}"`);
@@ -59,9 +60,12 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     }
   };
 
+  if (argv.length > MAX_ARGS) throw new CliError(`${argv.length} arguments, at most ${MAX_ARGS} accepted`);
+  argv.forEach((arg, i) => {
+    if (arg.length > MAX_ARG_LENGTH) throw new CliError(`argument ${i + 1} is longer than ${MAX_ARG_LENGTH} characters`);
+  });
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg.length > MAX_ARG_LENGTH) throw new CliError(`argument ${i + 1} is longer than ${MAX_ARG_LENGTH} characters`);
     if (arg === "--") {
       positionals.push(...argv.slice(i + 1));
       break;
