@@ -3,3 +3,4 @@ export { cert } from "./cert.ts";
 export { partner } from "./partner.ts";
 export { settings } from "./settings.ts";
 export { user } from "./user.ts";
+export { check } from "./check.ts";

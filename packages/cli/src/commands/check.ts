@@ -1,0 +1,52 @@
+/** `passerelle check [partner-domain]`: one line per step of a federation, with a hint for each failure. */
+import { bool, num, str, type ParsedArgs } from "../args.ts";
+import { formatStep, runCheck, type StepResult } from "../check/run-check.ts";
+import type { CliContext, Command, CommandGroup } from "../command.ts";
+import { configOption, loadConfig } from "../config-file.ts";
+import { CliError } from "../errors.ts";
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+const run: Command = {
+  name: "",
+  summary: "check our DNS records and certificate and, given a partner domain, everything between us and it (exit 1 if a step fails)",
+  usage: "[partner-domain]",
+  options: {
+    config: configOption,
+    "dns-server": { type: "string", placeholder: "IP[:PORT]", description: "the DNS server to ask (default: dns.server from the configuration, else the system's)" },
+    from: { type: "string", placeholder: "DOMAIN", description: "our domain that talks to the partner (default: the first local domain)" },
+    timeout: { type: "number", placeholder: "SECONDS", description: "bound of each network step (default 10)" },
+    json: { type: "boolean", description: "print one JSON object per step" },
+  },
+  async run(args: ParsedArgs, ctx: CliContext): Promise<number> {
+    if (args.positionals.length > 1) throw new CliError(`unexpected argument "${args.positionals[1]}"`);
+    const partner = args.positionals[0];
+    if (partner !== undefined && !DOMAIN.test(partner)) throw new CliError(`"${partner}" is not a domain name`);
+    const timeout = num(args, "timeout") ?? 10;
+    if (timeout < 1 || timeout > 120) throw new CliError("--timeout: between 1 and 120 seconds");
+    const config = loadConfig(str(args, "config"), ctx);
+    const from = str(args, "from");
+    if (from !== undefined && !config.domains.some((d) => d.xmpp === from.toLowerCase())) throw new CliError(`--from: ${from} is not one of our domains`);
+    const dnsServer = str(args, "dns-server");
+    const json = bool(args, "json") === true;
+    const results: StepResult[] = [];
+    for await (const result of runCheck({
+      config,
+      ...(partner === undefined ? {} : { partner }),
+      ...(from === undefined ? {} : { from: from.toLowerCase() }),
+      ...(dnsServer === undefined ? {} : { dnsServer }),
+      timeoutMs: timeout * 1000,
+      now: () => ctx.now(),
+    })) {
+      results.push(result);
+      if (json) ctx.out(JSON.stringify(result));
+      else for (const line of formatStep(result)) ctx.out(line);
+    }
+    const failed = results.filter((r) => r.status === "fail").length;
+    const warned = results.filter((r) => r.status === "warn").length;
+    if (!json) ctx.out(`${failed === 0 ? "OK" : "FAILED"}: ${results.length} steps, ${failed} failed, ${warned} with warnings`);
+    return failed === 0 ? 0 : 1;
+  },
+};
+
+export const check: CommandGroup = { name: "check", summary: "walk a federation step by step and say what is wrong", commands: [run] };
