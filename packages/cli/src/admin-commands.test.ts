@@ -37,7 +37,7 @@ class FakeAdmin {
   revision = 1;
 
   private static defaults(input: Record<string, unknown>): Partner {
-    return { description: "", additionalDomains: [], tls: "required", sasl: "optional", dialback: true, connectionLimit: 20, keepalive: true, proxyPort: 5269, ...input } as Partner;
+    return { description: "", additionalDomains: [], tls: "required", sasl: "optional", dialback: true, connectionLimit: 20, keepalive: true, proxyPort: 5269, ...input } as unknown as Partner;
   }
 
   /** A stand-in for the negotiation matrix: one invalid row, one warned row. */
