@@ -51,7 +51,8 @@ describe("presence: Kamailio presence server ↔ gateway ↔ Prosody, with the p
 
   before(async () => {
     sweepStaleNetns();
-    scene = await startScene(scope, partners, {}, { sipPresence: true });
+    // The gateway's SUBSCRIBEs last 12 s, so one is renewed during the run.
+    scene = await startScene(scope, partners, {}, { sipPresence: true, gatewayEnv: { PASSERELLE_PRESENCE_EXPIRES: "12" } });
     ua = await startSipPresenceAgent(scope, scene.netns, { address: SIP_AGENTS_ADDRESS, port: 5090, proxy: { host: SIP_PROXY_ADDRESS, port: scene.kamailio.port } });
     await Promise.all(
       (
@@ -135,6 +136,31 @@ describe("presence: Kamailio presence server ↔ gateway ↔ Prosody, with the p
     const busy = await ua.waitForNotify((n) => n.callId === callId && n.body.includes("busy"));
     // Alice's partner is Federated: her note crosses too.
     assert.match(busy.body, /<note>In a meeting<\/note>/);
+  });
+
+  it("c. Romeo's phone refreshes its watch in the dialog (through Kamailio's route), then ends it: NOTIFY terminated, <presence type='unsubscribe'/> written to Alice's server", async () => {
+    const reply = await ua.run({ op: "subscribe", from: `sip:${romeo}`, to: "sip:alice@prosody.test", expires: 600 });
+    assert.equal(reply.status, 202);
+    const callId = reply.callId ?? "";
+    const dialog = { callId, toTag: reply.toTag ?? "", target: /<([^>]+)>/.exec(reply.headers?.["contact"] ?? "")?.[1] ?? "", route: reply.headers?.["record-route"] ?? "" };
+    assert.ok(dialog.toTag && dialog.target && dialog.route, JSON.stringify(reply.headers));
+    await ua.waitForNotify((n) => n.callId === callId && n.state.startsWith("active"));
+    const seen = ua.notifies().filter((n) => n.callId === callId).length;
+    const refreshed = await ua.run({ op: "subscribe", from: `sip:${romeo}`, to: "sip:alice@prosody.test", expires: 300, cseq: 2, ...dialog });
+    assert.equal(refreshed.status, 200, `${refreshed.status} ${refreshed.reason}`);
+    assert.equal(refreshed.headers?.["expires"], "300");
+    await ua.waitForNotify((n) => n.callId === callId && ua.notifies().filter((x) => x.callId === callId).indexOf(n) >= seen && n.state.startsWith("active"));
+    const ended = await ua.run({ op: "subscribe", from: `sip:${romeo}`, to: "sip:alice@prosody.test", expires: 0, cseq: 3, ...dialog });
+    assert.equal(ended.status, 200);
+    await ua.waitForNotify((n) => n.callId === callId && n.state.startsWith("terminated"));
+    // Prosody takes <presence type='unsubscribe'/> into Alice's roster (no stanza for the client): the edge wrote it.
+    await waitForLogLine(scene, "sip-translator", (l) => l.msg === "presence" && l.presence === "xmpp-send" && l.outcome === "ok" && l.detail === "unsubscribe" && l.contact === "alice@prosody.test");
+  });
+
+  it("c. the gateway renews its SUBSCRIBE to Romeo's presence before it expires, and his next change still reaches Alice", async () => {
+    await waitForLogLine(scene, "sip-translator", (l) => l.msg === "presence" && l.presence === "watch" && l.detail === "refreshed" && l.contact === "alice@prosody.test", 20_000);
+    await publish(romeo, pidf(`sip:${romeo}`, "open", "Back again"));
+    await presenceFrom("alice", romeo, (s) => statusOf(s) === "Back again");
   });
 
   it("c. bad input: a SUBSCRIBE for another event package is answered 489 with Allow-Events", async () => {

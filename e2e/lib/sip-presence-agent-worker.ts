@@ -13,7 +13,22 @@ export interface AgentSettings {
 
 export type AgentCommand =
   | { id: number; op: "publish"; aor: string; pidf: string | null; expires: number }
-  | { id: number; op: "subscribe"; from: string; to: string; expires: number; event?: string; callId?: string; toTag?: string; cseq?: number; body?: string; contentType?: string }
+  | {
+      id: number;
+      op: "subscribe";
+      from: string;
+      to: string;
+      expires: number;
+      event?: string;
+      /** In-dialog: the dialog's Call-ID, the remote tag, the next CSeq, the remote target and the route set. */
+      callId?: string;
+      toTag?: string;
+      cseq?: number;
+      target?: string;
+      route?: string;
+      body?: string;
+      contentType?: string;
+    }
   | { id: number; op: "notify"; from: string; to: string; body: string; contentType: string }
   | { id: number; op: "stop" };
 
@@ -86,7 +101,8 @@ async function run(command: AgentCommand): Promise<void> {
         ["Expires", String(command.expires)],
       ];
       if (command.contentType !== undefined) lines.push(["Content-Type", command.contentType]);
-      const answer = await endpoint.request(request("SUBSCRIBE", command.to, lines, command.body ?? ""), proxy);
+      if (command.route !== undefined) lines.push(["Route", command.route]);
+      const answer = await endpoint.request(request("SUBSCRIBE", command.target ?? command.to, lines, command.body ?? ""), proxy);
       const to = answer.response.headers.get("to") ?? "";
       const toTag = /;\s*tag=([^;>\s]+)/i.exec(to)?.[1];
       const headers: Record<string, string> = {};

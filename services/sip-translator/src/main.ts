@@ -87,8 +87,9 @@ await runService({
       authorize: (request) => ctx.bus.request<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, request, ["allowed"], 5000),
       contactStatus: (request) => ctx.bus.request<ContactStatusRequest, ContactStatusReply>(subjects.contactStatus, request, ["authorised"], 5000),
       newId: () => randomUUID(),
-      maxPidfBytes: Math.min(DEFAULT_MAX_PIDF_BYTES, Number(process.env.PASSERELLE_MAX_PIDF_BYTES ?? 16 * 1024)),
-      subscribeExpires: Number(process.env.PASSERELLE_PRESENCE_EXPIRES ?? DEFAULT_SUBSCRIBE_EXPIRES),
+      maxPidfBytes: Math.min(DEFAULT_MAX_PIDF_BYTES, positiveInteger("PASSERELLE_MAX_PIDF_BYTES", 16 * 1024)),
+      subscribeExpires: positiveInteger("PASSERELLE_PRESENCE_EXPIRES", DEFAULT_SUBSCRIBE_EXPIRES),
+      maxWatcherExpires: positiveInteger("PASSERELLE_PRESENCE_MAX_WATCHER_EXPIRES", DEFAULT_SUBSCRIBE_EXPIRES),
       probeIntervalMs: config.gateway.timeouts.subscriptionRefresh * 1000,
       onEvent: (event) => {
         presenceEvents.inc({ kind: event.kind, outcome: event.outcome });
@@ -152,3 +153,12 @@ await runService({
     log.info({ listen: sip.transport.local, proxy: config.sip.proxy }, "sip-translator ready");
   },
 });
+
+/** A positive integer from the environment (seconds or bytes), else the default; a bad value stops the start. */
+function positiveInteger(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw.slice(0, 40))}`);
+  return n;
+}

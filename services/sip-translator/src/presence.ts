@@ -78,8 +78,10 @@ export interface PresenceOptions {
   now?: () => number;
   /** Largest PIDF body read (bytes); bigger → 413. */
   maxPidfBytes: number;
-  /** Lifetime asked for the gateway's SUBSCRIBEs and the most granted to watchers (s). */
+  /** Lifetime asked for the gateway's SUBSCRIBEs to the presence server (s). */
   subscribeExpires: number;
+  /** The longest subscription granted to an internal watcher (s); it refreshes before then. */
+  maxWatcherExpires: number;
   /** gateway.timeouts.subscriptionRefresh: how often a contact we watch is probed again (ms). */
   probeIntervalMs: number;
   /** Told of each thing done or refused, for logs and metrics. */
@@ -276,7 +278,7 @@ export class PresenceService {
         const record = await this.o.store.get(user, contact);
         if (record?.watcher?.callId !== callId || record.watcher.localTag !== toTag) return this.refuse("subscribe", 481, "no such subscription", pair);
         if (meaning.kind === "refresh") {
-          const expires = Math.min(meaning.expires, this.o.subscribeExpires);
+          const expires = Math.min(meaning.expires, this.o.maxWatcherExpires);
           record.watcher.expiresAt = this.now() + expires * 1000;
           await this.save(record);
           await this.o.store.bindCall(callId, user, contact, expires + 60);
@@ -331,8 +333,9 @@ export class PresenceService {
       const error = verdict.error ?? { type: "auth" as const, condition: "forbidden" };
       return this.refuse("subscribe", sipStatusForXmppError(error.condition), error.text ?? error.condition, { user, contact });
     }
-    const requested = Number(request.headers.get("expires") ?? this.o.subscribeExpires);
-    const expires = Math.min(Number.isFinite(requested) ? requested : this.o.subscribeExpires, this.o.subscribeExpires);
+    // RFC 6665 §4.2.1.1: the notifier may shorten the duration asked for.
+    const requested = Number(request.headers.get("expires") ?? this.o.maxWatcherExpires);
+    const expires = Math.min(Number.isFinite(requested) ? requested : this.o.maxWatcherExpires, this.o.maxWatcherExpires);
     const localTag = generateTag();
     const toValue = request.headers.get("to") ?? "";
     const watcher: WatcherDialog = {
@@ -361,7 +364,8 @@ export class PresenceService {
         status: 202,
         reason: "Accepted",
         toTag: localTag,
-        headers: [["Expires", String(expires)], ["Contact", `<${this.o.contactUri}>`]],
+        // RFC 3261 §12.1.1: the dialog-creating answer copies the Record-Route, so in-dialog requests follow the proxy.
+        headers: [["Expires", String(expires)], ["Contact", `<${this.o.contactUri}>`], ...watcher.routes.map((r): [string, string] => ["Record-Route", r])],
         after: () => this.chain.run(pairKey(user, contact), () => this.carryOut(user, contact, result.actions)),
       };
     });
