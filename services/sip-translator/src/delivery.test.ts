@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { SipDeliveryRequest } from "@passerelle/contracts";
-import { createResponse, parseMessage, serializeMessage, SipEndpoint, type SipRequest } from "@passerelle/sip";
+import { createResponse, parseMessage, serializeMessage, SipEndpoint, SipHeaders, type SipRequest } from "@passerelle/sip";
 import { UdpTransport, TcpTransport } from "@passerelle/sip/io";
 import { SipSide } from "./adapters/sip-side.ts";
 import { DeliveryHandler, type DeliveryOptions } from "./delivery.ts";
@@ -91,3 +91,60 @@ for (const transport of ["udp", "tcp"] as const) {
     }
   });
 }
+
+test("presence goes to the presence service (RFC 8048); a broken presence stanza → bad-request before it", async () => {
+  const seen: SipDeliveryRequest[] = [];
+  const h = new DeliveryHandler({
+    ...base(async (r) => ({ response: createResponse(r, 200), source: "network" })),
+    presence: {
+      fromXmpp: async (request) => {
+        seen.push(request);
+        return { v: 1, id: request.id, outcome: "delivered" };
+      },
+    },
+  });
+  assert.equal((await h.deliver(req(`<presence type='subscribe'/>`, { kind: "presence", type: "subscribe", partnerType: "federated" }))).outcome, "delivered");
+  assert.equal(seen[0]?.partnerType, "federated");
+  assert.equal((await h.deliver(req(`<presence><status>x</presence>`, { kind: "presence" }))).error?.condition, "bad-request");
+  assert.equal((await h.deliver(req(`<iq type='get'/>`, { kind: "iq" }))).outcome, "ignored");
+  assert.equal(seen.length, 1);
+});
+
+test("real sockets: a SUBSCRIBE reaches onPresence, is answered with its To-tag and headers, and its follow-up runs after the answer", async () => {
+  const uac = new SipEndpoint();
+  const uacTransport = await UdpTransport.listen({ host: "127.0.0.1", port: 0 }, uac.transportEvents);
+  uac.attach(uacTransport);
+  const order: string[] = [];
+  const side = await SipSide.start({
+    listen: { host: "127.0.0.1", port: 0, transport: "udp" },
+    proxy: { host: "127.0.0.1", port: uacTransport.local.port, transport: "udp" },
+    timeoutMs: 2000,
+    onPresence: async (r) => {
+      order.push(`handled ${r.method}`);
+      return { status: 202, reason: "Accepted", toTag: "our-tag", headers: [["Expires", "600"]], after: async () => void order.push("after") };
+    },
+  });
+  try {
+    const subscribe: SipRequest = {
+      kind: "request",
+      method: "SUBSCRIBE",
+      uri: "sip:alice@prosody.test",
+      headers: new SipHeaders([["From", "<sip:romeo@gateway.test>;tag=a"], ["To", "<sip:alice@prosody.test>"], ["Call-ID", "s1"], ["CSeq", "1 SUBSCRIBE"], ["Event", "presence"], ["Max-Forwards", "70"]]),
+      body: Buffer.alloc(0),
+    };
+    const answer = await uac.request(subscribe, { host: "127.0.0.1", port: side.transport.local.port });
+    assert.equal(answer.response.status, 202);
+    assert.match(answer.response.headers.get("to") ?? "", /;tag=our-tag$/);
+    assert.equal(answer.response.headers.get("expires"), "600");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(order, ["handled SUBSCRIBE", "after"]);
+    // PUBLISH is not ours to serve: 405 with Allow.
+    const publish = await uac.request({ ...subscribe, method: "PUBLISH", headers: new SipHeaders([["From", "<sip:x@gateway.test>;tag=b"], ["To", "<sip:x@gateway.test>"], ["Call-ID", "p1"], ["CSeq", "1 PUBLISH"]]) }, { host: "127.0.0.1", port: side.transport.local.port });
+    assert.equal(publish.response.status, 405);
+    assert.deepEqual(publish.response.headers.getAll("allow"), ["OPTIONS", "SUBSCRIBE", "NOTIFY"]);
+  } finally {
+    await side.stop();
+    uac.shutdown();
+    await uacTransport.close();
+  }
+});
