@@ -150,16 +150,45 @@ describe("partner administration: changes through the API apply live at every re
     await julietUa.waitForMessage("Alice, Federated again after the import", 30_000);
   });
 
-  it("the partner removed: its open s2s connection is closed with policy-violation and Alice's next message fails", async () => {
+  it("new settings that forbid the open connection (SASL now Not supported) close it, naming the change; restored, Alice gets through again", async () => {
+    const changed = await http("PATCH", `/v1/partners/${PARTNER}`, { body: JSON.stringify({ sasl: "not-supported" }), contentType: "application/json" });
+    assert.equal(changed.status, 200, changed.body);
+    const closing = await waitForLogLine(scene, "edge-listener", (l) => l.msg === "closing an inbound stream: the partner entry changed" && /no longer allows SASL/.test(String(l.reason)));
+    assert.match(String(closing.reason), /TLS Required \/ SASL Not supported \/ dialback true/);
+    // Both ways: our outbound stream to prosody.test (it carried the forbidden bounce) is closed too,
+    // by whichever edge replica held it, and Prosody saw each stream end with our stream error.
+    const edges = scene.gateway.services.filter((x) => x.name === "edge-listener");
+    const outboundClosed = () =>
+      edges.some((e) =>
+        readFileSync(e.process.logFile, "utf8")
+          .split("\n")
+          .filter((line) => line.includes("closing an outbound stream: the partner entry changed"))
+          .some((line) => /no longer allows SASL/.test(String((JSON.parse(line) as Json).reason))),
+      );
+    for (let i = 0; i < 100 && !outboundClosed(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(outboundClosed(), "an edge replica closed its outbound stream to prosody.test");
+    const server = scene.servers.get(PARTNER);
+    assert.ok(server);
+    await server.waitForLog(/Incoming s2s stream gateway\.test->prosody\.test closed: policy-violation \(the partner entry for prosody\.test no longer allows SASL/, 15_000);
+    await server.waitForLog(/Outgoing s2s stream prosody\.test->gateway\.test closed: policy-violation \(the partner entry for prosody\.test no longer allows SASL/, 15_000);
+
+    const restored = await http("PATCH", `/v1/partners/${PARTNER}`, { body: JSON.stringify({ sasl: "optional" }), contentType: "application/json" });
+    assert.equal(restored.status, 200, restored.body);
+    await appliedEverywhere(await revision());
+    await client.send(juliet, "Alice on a new stream");
+    await julietUa.waitForMessage("Alice on a new stream", 30_000);
+  });
+
+  it("the partner removed: its open s2s connections are closed with policy-violation and Alice's next message fails", async () => {
     // The inbound stream from prosody.test is open (the message above used it).
     const removed = await http("DELETE", `/v1/partners/${PARTNER}`);
     assert.equal(removed.status, 204, removed.body);
-    const closing = await waitForLogLine(scene, "edge-listener", (l) => l.msg === "closing an inbound stream: the partner entry changed" && l.partner === PARTNER);
-    assert.match(String(closing.reason), /prosody\.test is no longer a federated partner/);
+    const closing = await waitForLogLine(scene, "edge-listener", (l) => l.msg === "closing an inbound stream: the partner entry changed" && /no longer a federated partner/.test(String(l.reason)));
+    assert.equal(closing.partner, PARTNER);
     // Prosody received our stream error.
     const server = scene.servers.get(PARTNER);
     assert.ok(server);
-    await server.waitForLog(/policy-violation/, 15_000);
+    await server.waitForLog(/policy-violation \(prosody\.test is no longer a federated partner of this gateway/, 15_000);
 
     const seen = client.received().length;
     await client.send(juliet, "Alice after the removal");
