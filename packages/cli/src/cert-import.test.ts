@@ -146,6 +146,19 @@ describe("cert import", () => {
     await refused(["--cert", leaf.certFile, "--key", junk, "--ca", ca.certFile], /the key cannot be read/);
   });
 
+  it("when the certificate cannot be written, the previous key is put back", async () => {
+    const leaf = await ca.issue({ domains: ALL, name: "rollback", validDays: 90 });
+    const gw = tempDir("gw-rollback");
+    const keyFile = join(gw, "edge.key");
+    writeFileSync(keyFile, "old key");
+    const config = writeConfig(gw, { certFile: join(gw, "no-such-dir", "edge.crt"), keyFile });
+    const ctx = recordingContext(gw);
+    assert.equal(await run(["cert", "import", "--config", config, "--cert", leaf.certFile, "--key", leaf.keyFile, "--ca", ca.certFile], ctx), 1);
+    assert.match(ctx.stderr.join("\n"), /cannot write beside .*no-such-dir\/edge\.crt: ENOENT/);
+    assert.equal(readFileSync(keyFile, "utf8"), "old key");
+    rmSync(gw, { recursive: true, force: true });
+  });
+
   it("refuses when the configuration names no edge.tls files", async () => {
     const g = gateway();
     writeFileSync(g.config, readFileSync(g.config, "utf8").replace(/edge:[\s\S]*$/, ""));

@@ -97,7 +97,8 @@ export async function run(argv: readonly string[], ctx: CliContext, all: readonl
 export function processContext(): CliContext {
   return {
     env: process.env,
-    cwd: process.cwd(),
+    // `pnpm passerelle ...` runs at the repository root; relative paths are the caller's.
+    cwd: process.env.npm_lifecycle_event === "passerelle" && process.env.INIT_CWD !== undefined ? process.env.INIT_CWD : process.cwd(),
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,

@@ -10,6 +10,7 @@
  *   partner TLS         STARTTLS and what it offers before and after (RFC 6120 §5)
  *   partner certificate trusted and naming the partner's domain (RFC 9525, RFC 6120 §13.7.2)
  *   negotiation         the entry against the offer: TLS, SASL EXTERNAL, dialback
+ *   SASL EXTERNAL       the partner accepts our certificate for our domain (XEP-0178)
  *   dialback round trip our key (XEP-0185, from gateway.dialback.secret) sent in <db:result/>;
  *                       the partner verifies it by dialling back our domain, i.e. our edge
  */
@@ -191,7 +192,7 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   } catch (err) {
     yield fail(dnsStep, `lookup failed: ${message(err)} (asked ${resolver.label})`, "check dns.server and that the DNS server answers");
   }
-  const later = ["partner reachable", "partner TLS", "partner certificate", "negotiation", "dialback round trip"];
+  const later = ["partner reachable", "partner TLS", "partner certificate", "negotiation", "SASL EXTERNAL", "dialback round trip"];
   if (targets.length === 0) {
     for (const step of later) yield skip(step, "no address for the partner");
     return;
@@ -271,7 +272,8 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   } else if (certificate === undefined) {
     yield fail("partner certificate", "the partner presented no certificate", `ask ${partner}'s admin to configure a certificate for ${partner}`);
   } else {
-    const dialbackSaves = allowed.dialback && allowed.sasl !== "required";
+    const offersDialback = (probe.tls.error === undefined && probe.tls.after.dialback) || probe.before.dialback;
+    const dialbackSaves = allowed.dialback && allowed.sasl !== "required" && offersDialback;
     if (!certificate.namesDomain) {
       yield fail(
         "partner certificate",
@@ -290,30 +292,59 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   }
 
   // What the entry allows against what the partner offers.
+  let saslUsable = false;
+  let dialbackOffered = false;
   if (probe === undefined) {
     yield skip("negotiation", "the partner's features are unknown");
   } else {
     const final = probe.tls !== undefined && probe.tls.error === undefined ? probe.tls.after : probe.before;
     const external = probe.tls !== undefined && final.saslMechanisms.includes("EXTERNAL");
-    const sasl = allowed.sasl !== "not-supported" && external && ourCert !== undefined;
+    saslUsable = allowed.sasl !== "not-supported" && external && ourCert !== undefined;
+    dialbackOffered = final.dialback;
     const dialback = allowed.dialback && final.dialback;
     if (allowed.tls === "not-supported" && probe.before.starttlsRequired) {
       yield fail("negotiation", "the partner requires TLS; the partner entry says TLS not-supported", "set tls: optional or required in the partner entry");
-    } else if (allowed.sasl === "required" && !sasl) {
+    } else if (allowed.sasl === "required" && !saslUsable) {
       yield fail(
         "negotiation",
         `SASL EXTERNAL is required by the partner entry but ${probe.tls === undefined ? "TLS is not negotiated" : external ? "we have no certificate (edge.tls)" : "the partner does not offer it"}`,
         `set sasl: optional in the partner entry, or ask ${partner}'s admin to accept certificates for s2s (SASL EXTERNAL)`,
       );
-    } else if (!sasl && !dialback) {
+    } else if (!saslUsable && !dialback) {
       const why = [
         allowed.sasl === "not-supported" ? "SASL not supported by the entry" : external ? "no certificate of ours" : "no SASL EXTERNAL offered",
         !allowed.dialback ? "dialback not allowed by the entry" : "no dialback offered",
       ].join(", ");
       yield fail("negotiation", `no authentication method in common (${why})`, `allow dialback in the partner entry, or ask ${partner}'s admin to offer SASL EXTERNAL (and trust our CA) or dialback`);
     } else {
-      const methods = [sasl ? "SASL EXTERNAL" : undefined, dialback ? "dialback" : undefined].filter((m) => m !== undefined);
+      const methods = [saslUsable ? "SASL EXTERNAL" : undefined, dialback ? "dialback" : undefined].filter((m) => m !== undefined);
       yield pass("negotiation", `TLS ${probe.tls === undefined ? "none" : probe.tls.protocol}; usable: ${methods.join(", then ")}`);
+    }
+  }
+
+  const common = {
+    localDomain: from,
+    remoteDomain: partner,
+    targets: [{ host: reached.address, port: reached.target.port, directTls: false }],
+    tls: allowed.tls,
+    ...(ca === undefined && ourCert === undefined ? {} : { tlsMaterial: { ...(ca === undefined ? {} : { ca }), ...(ourCert ?? {}) } }),
+    timeouts: { connectMs: Math.min(timeoutMs, 5000), establishmentMs: timeoutMs },
+    limits: LIMITS,
+  };
+
+  // SASL EXTERNAL (XEP-0178): does the partner accept our certificate for our domain?
+  if (!saslUsable) {
+    yield skip("SASL EXTERNAL", allowed.sasl === "not-supported" ? "not supported by the partner entry" : ourCert === undefined ? "we have no certificate (edge.tls)" : "not offered by the partner");
+  } else {
+    try {
+      const connection = await connectS2S({ ...common, sasl: "required", dialback: false, certificate: allowed.dialback ? "report" : "require" });
+      await connection.close(2000).catch(() => connection.destroy());
+      yield pass("SASL EXTERNAL", `${partner} accepted our certificate for ${from} and the stream`);
+    } catch (err) {
+      const hint = `${partner} does not accept our certificate for ${from}: it must trust our CA and the certificate must name ${from}`;
+      yield allowed.dialback && dialbackOffered
+        ? warn("SASL EXTERNAL", `${message(err)}; dialback would be used instead`, hint)
+        : fail("SASL EXTERNAL", message(err), `${hint}; or allow dialback`);
     }
   }
 
@@ -322,18 +353,16 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
     yield skip("dialback round trip", "dialback is not allowed for this partner");
     return;
   }
+  if (probe !== undefined && !dialbackOffered) {
+    yield skip("dialback round trip", `${partner} does not offer dialback`);
+    return;
+  }
   try {
     const connection = await connectS2S({
-      localDomain: from,
-      remoteDomain: partner,
-      targets: [{ host: reached.address, port: reached.target.port, directTls: false }],
-      tls: allowed.tls,
+      ...common,
       sasl: "not-supported",
       dialback: true,
-      ...(ca === undefined && ourCert === undefined ? {} : { tlsMaterial: { ...(ca === undefined ? {} : { ca }), ...(ourCert ?? {}) } }),
       certificate: "report",
-      timeouts: { connectMs: Math.min(timeoutMs, 5000), establishmentMs: timeoutMs },
-      limits: LIMITS,
       dialbackKey: async (ctx) => dialbackKey(config.dialbackSecret, ctx.receiving, ctx.originating, ctx.streamId),
     });
     await connection.close(2000).catch(() => connection.destroy());

@@ -175,9 +175,17 @@ const importCommand: Command = {
     if (!dryRun) {
       // The chain as given, leaf first; a self-signed root at the end is left out (peers have it or must not trust it from us).
       const served = checked.chain.filter((c, i) => i === 0 || c.issuer !== c.subject || !c.verify(c.publicKey));
-      // Key first: the edge builds its context only when the key matches the certificate.
+      // Key first: the edge builds its context only when the key matches the certificate, so
+      // between the two renames it keeps serving the previous pair. If the certificate cannot be
+      // written, the previous key is put back.
+      const previousKey = existsSync(target.keyFile) ? readBounded(target.keyFile, "edge.tls.keyFile", 1024 * 1024) : undefined;
       writeAtomic(target.keyFile, checked.keyPem, 0o600);
-      writeAtomic(target.certFile, served.map((c) => c.toString()).join(""), 0o644);
+      try {
+        writeAtomic(target.certFile, served.map((c) => c.toString()).join(""), 0o644);
+      } catch (err) {
+        if (previousKey !== undefined) writeAtomic(target.keyFile, previousKey, 0o600);
+        throw err;
+      }
     }
     const result = {
       assigned: !dryRun,

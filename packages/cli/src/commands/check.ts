@@ -16,6 +16,7 @@ const run: Command = {
     "dns-server": { type: "string", placeholder: "IP[:PORT]", description: "the DNS server to ask (default: dns.server from the configuration, else the system's)" },
     from: { type: "string", placeholder: "DOMAIN", description: "our domain that talks to the partner (default: the first local domain)" },
     timeout: { type: "number", placeholder: "SECONDS", description: "bound of each network step (default 10)" },
+    "warn-days": { type: "number", placeholder: "DAYS", description: "warn when our certificate expires within this many days (default 30)" },
     json: { type: "boolean", description: "print one JSON object per step" },
   },
   async run(args: ParsedArgs, ctx: CliContext): Promise<number> {
@@ -24,6 +25,8 @@ const run: Command = {
     if (partner !== undefined && !DOMAIN.test(partner)) throw new CliError(`"${partner}" is not a domain name`);
     const timeout = num(args, "timeout") ?? 10;
     if (timeout < 1 || timeout > 120) throw new CliError("--timeout: between 1 and 120 seconds");
+    const warnDays = num(args, "warn-days") ?? 30;
+    if (warnDays < 0 || warnDays > 3650) throw new CliError("--warn-days: between 0 and 3650");
     const config = loadConfig(str(args, "config"), ctx);
     const from = str(args, "from");
     if (from !== undefined && !config.domains.some((d) => d.xmpp === from.toLowerCase())) throw new CliError(`--from: ${from} is not one of our domains`);
@@ -36,6 +39,7 @@ const run: Command = {
       ...(from === undefined ? {} : { from: from.toLowerCase() }),
       ...(dnsServer === undefined ? {} : { dnsServer }),
       timeoutMs: timeout * 1000,
+      expiryWarningDays: warnDays,
       now: () => ctx.now(),
     })) {
       results.push(result);
