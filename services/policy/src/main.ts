@@ -1,5 +1,5 @@
 /** policy: partners and what each partner type may do; the allow-lists; the partner store; the admin APIs. */
-import { queues, subjects, type ConfigChanged, type PartnersSnapshotReply, type PartnersSnapshotRequest } from "@passerelle/contracts";
+import { queues, subjects, type ConfigChanged } from "@passerelle/contracts";
 import { ensureInboundStream, ensurePolicyConsumer, LivePartners, runService, type ServiceContext } from "@passerelle/runtime";
 import { InboundConsumer } from "./adapters/inbound-consumer.ts";
 import { InboundHandler } from "./adapters/inbound-handler.ts";
@@ -10,6 +10,7 @@ import { OutboundAuthorizer } from "./adapters/outbound-authorizer.ts";
 import { AdminError, PartnerAdmin } from "./adapters/partner-admin.ts";
 import { registerPartnerRoutes } from "./adapters/partner-routes.ts";
 import { PartnerStore } from "./adapters/partner-store.ts";
+import { servePartnerSnapshots } from "./adapters/partner-snapshots.ts";
 import { startAdminGrpc } from "./adapters/grpc-server.ts";
 import { UserStore } from "./adapters/user-store.ts";
 import { readAdminTokens } from "./environment.ts";
@@ -59,10 +60,7 @@ await runService({
     else ctx.log.info({ revision: seed.revision, seededAt: await partnerStore.seededAt() }, "partner store already seeded: the configuration file's partners are not applied (the store is the source of truth)");
 
     // Every replica of every service asks policy for the current set.
-    const snapshots = ctx.bus.reply<PartnersSnapshotRequest, PartnersSnapshotReply>(subjects.partnersSnapshot, queues.policy, [], async () => {
-      const s = await partnerStore.snapshot();
-      return { v: 1, revision: s.revision, partners: s.partners, settings: s.settings };
-    });
+    const snapshots = servePartnerSnapshots(ctx.bus, partnerStore);
     ctx.onShutdown(() => snapshots.drain());
     const live = new LivePartners({ bus: ctx.bus, config, log: ctx.log, fetch: () => partnerStore.snapshot() });
     await live.start();
