@@ -134,7 +134,9 @@ function errorFrom(status: number, body: unknown, text: string): CliError {
     const e = body as ErrorBody;
     const reason = typeof e.reason === "string" ? e.reason : `HTTP ${status}`;
     const code = typeof e.error === "string" ? e.error : String(status);
-    const lines = [`${reason} (${code}${typeof e.row === "string" ? `, row ${e.row}` : ""})`];
+    // The matrix row, unless the reason already names it.
+    const row = typeof e.row === "string" && !reason.includes(e.row) ? `, row ${e.row}` : "";
+    const lines = [`${reason} (${code}${row})`];
     if (Array.isArray(e.problems)) for (const p of e.problems) lines.push(`  - ${typeof p === "string" ? p : JSON.stringify(p)}`);
     return new CliError(lines.join("\n"));
   }
