@@ -90,7 +90,7 @@ describe("passerelle partner/settings/user against the policy service's admin AP
     writeFileSync(file, stringify({ partners: [{ domain: "bad.test", type: "federated", tls: "not-supported", dialback: false }] }));
     const bad = await cli(["partner", "import", file, "--yes"]);
     assert.equal(bad.code, 1);
-    assert.match(bad.err, /nothing was changed \(invalid-import\)\n  - .*bad\.test/);
+    assert.match(bad.err, /nothing was changed \(invalid-import\)\n {2}- .*bad\.test/);
 
     const removed = await cli(["partner", "remove", "litware.test", "--yes"]);
     assert.equal(removed.code, 0, removed.err);
