@@ -1,7 +1,7 @@
 // A real bind9 (named) authoritative for the test domains: SRV `_xmpp-server._tcp.<domain>`
 // and A records as the scenario asks, listening on one address inside the test namespace;
 // optionally a TSIG key (hmac-sha256) allowed to send RFC 2136 updates.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Netns } from "./netns.ts";
 import { spawnProcess } from "./processes.ts";
@@ -59,6 +59,11 @@ export interface Bind9Server {
   dig(type: string, name: string): Promise<string>;
   /** Runs `nsupdate` inside the namespace with the TSIG key (when there is one). */
   nsupdate(script: string, signed?: boolean): Promise<CommandResult>;
+  /**
+   * Rewrites a static zone (one started without `dynamic`) with these records and has named
+   * reload it (SIGHUP). The new answers are served shortly after: poll `dig` for them.
+   */
+  replaceZone(zone: DnsZone): void;
   stop(): Promise<void>;
 }
 
@@ -167,6 +172,14 @@ export async function startBind9(scope: Scope, options: Bind9Options): Promise<B
         allowFailure: true,
         timeoutMs: 10_000,
       }),
+    replaceZone: (zone) => {
+      const known = options.zones.find((z) => z.domain === zone.domain);
+      if (known === undefined || known.dynamic === true) throw new Error(`replaceZone: ${zone.domain} is not a static zone of this server`);
+      writeFileSync(join(dir, `${zone.domain}.zone`), zoneFile(zone));
+      const pid = Number(readFileSync(join(dir, "named.pid"), "utf8").trim());
+      if (!Number.isInteger(pid) || pid <= 1) throw new Error("replaceZone: named.pid holds no process id");
+      process.kill(pid, "SIGHUP");
+    },
     stop: async () => {
       await child.stop();
     },
