@@ -80,6 +80,27 @@ describe("TlsContextStore: days to expiry", () => {
     assert.ok(lines.some((l) => l.level === "error" && /has expired/.test(l.msg)));
   });
 
+  it("counts down between loads (computed at each scrape) and warns once per day count when polled", async () => {
+    const lines: Line[] = [];
+    const registry = new Registry();
+    let clock = Date.now();
+    const store = new TlsContextStore({ certFile: longLived.certFile, keyFile: longLived.keyFile }, recordingLogger(lines), registry, () => clock);
+    const start = await gauge(registry, "passerelle_edge_certificate_expiry_days");
+    assert.ok(start !== undefined);
+    // 70 days later, without any reload: the gauge says 70 fewer days, and a poll warns once.
+    clock += 70 * 86_400_000;
+    assert.equal(await gauge(registry, "passerelle_edge_certificate_expiry_days"), start - 70);
+    assert.equal(lines.filter((l) => l.level === "warn").length, 0);
+    store.checkExpiry(false);
+    store.checkExpiry(false);
+    assert.equal(lines.filter((l) => l.level === "warn").length, 1, "once per day count");
+    clock += 86_400_000;
+    store.checkExpiry(false);
+    const warnings = lines.filter((l) => l.level === "warn");
+    assert.equal(warnings.length, 2);
+    assert.equal(warnings[1]?.fields.daysLeft, start - 71);
+  });
+
   it("a refused replacement keeps the previous certificate and its gauge", async () => {
     const lines: Line[] = [];
     const registry = new Registry();

@@ -27,6 +27,9 @@ export class TlsContextStore {
   private readonly reloads: Counter<"outcome">;
   private readonly expiry: Gauge;
   private readonly expiryDays: Gauge;
+  /** The served certificate's end of validity and serial, and the day count last warned about. */
+  private validTo = { ms: 0, text: "", serial: "" };
+  private warnedDays: number | undefined;
 
   constructor(
     private readonly files: TlsFiles,
@@ -36,8 +39,24 @@ export class TlsContextStore {
     private readonly now: () => number = Date.now,
   ) {
     this.reloads = new Counter({ name: "passerelle_edge_certificate_reloads_total", help: "Certificate reloads by outcome", labelNames: ["outcome"], registers: [metrics] });
-    this.expiry = new Gauge({ name: "passerelle_edge_certificate_expiry_seconds", help: "Seconds until the served certificate expires", registers: [metrics] });
-    this.expiryDays = new Gauge({ name: "passerelle_edge_certificate_expiry_days", help: "Days until the served certificate expires (negative: expired)", registers: [metrics] });
+    // Both gauges are recomputed at each scrape, so they count down between loads too.
+    const msLeft = (): number => this.validTo.ms - this.now();
+    this.expiry = new Gauge({
+      name: "passerelle_edge_certificate_expiry_seconds",
+      help: "Seconds until the served certificate expires",
+      registers: [metrics],
+      collect() {
+        this.set(msLeft() / 1000);
+      },
+    });
+    this.expiryDays = new Gauge({
+      name: "passerelle_edge_certificate_expiry_days",
+      help: "Whole days until the served certificate expires (negative: expired)",
+      registers: [metrics],
+      collect() {
+        this.set(Math.floor(msLeft() / DAY_MS));
+      },
+    });
     this.stamp = this.fileStamp();
     this.current = this.build();
   }
@@ -51,9 +70,11 @@ export class TlsContextStore {
     return this.ca;
   }
 
-  /** Poll the files every `intervalMs`. */
+  /** Poll the files every `intervalMs` (and warn again each day the certificate gets closer to its end). */
   watch(intervalMs = 5000): void {
-    this.timer = setInterval(() => this.reloadIfChanged(), intervalMs);
+    this.timer = setInterval(() => {
+      if (!this.reloadIfChanged()) this.checkExpiry(false);
+    }, intervalMs);
     this.timer.unref();
   }
 
@@ -85,6 +106,26 @@ export class TlsContextStore {
     }
   }
 
+  /**
+   * Days to expiry into the gauges; a warning below 30 days, an error once expired — on every
+   * load (`always`), else once per day count.
+   */
+  checkExpiry(always: boolean): void {
+    const left = this.validTo.ms - this.now();
+    const days = Math.floor(left / DAY_MS);
+    this.expiry.set(left / 1000);
+    this.expiryDays.set(days);
+    if (!always && days === this.warnedDays) return;
+    const fields = { validTo: this.validTo.text, daysLeft: days, serialNumber: this.validTo.serial };
+    if (left <= 0) {
+      this.warnedDays = days;
+      this.log.error(fields, "the edge certificate has expired: partners will refuse it; assign a new one (passerelle cert import)");
+    } else if (days < EXPIRY_WARNING_DAYS) {
+      this.warnedDays = days;
+      this.log.warn(fields, `the edge certificate expires in ${days} day(s); renew it (passerelle cert request, then cert import)`);
+    }
+  }
+
   private fileStamp(): string {
     return [this.files.certFile, this.files.keyFile, this.files.caFile]
       .filter((f): f is string => f !== undefined)
@@ -102,15 +143,8 @@ export class TlsContextStore {
     // createSecureContext checks that the key matches the certificate.
     const context = createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }), minVersion: "TLSv1.2" });
     const leaf = new X509Certificate(cert);
-    const left = Date.parse(leaf.validTo) - this.now();
-    this.expiry.set(left / 1000);
-    const days = Math.floor(left / DAY_MS);
-    this.expiryDays.set(days);
-    if (left <= 0) {
-      this.log.error({ validTo: leaf.validTo, serialNumber: leaf.serialNumber }, "the edge certificate has expired: partners will refuse it; assign a new one (passerelle cert import)");
-    } else if (days < EXPIRY_WARNING_DAYS) {
-      this.log.warn({ validTo: leaf.validTo, daysLeft: days, serialNumber: leaf.serialNumber }, `the edge certificate expires in ${days} day(s); renew it (passerelle cert request, then cert import)`);
-    }
+    this.validTo = { ms: Date.parse(leaf.validTo), text: leaf.validTo, serial: leaf.serialNumber };
+    this.checkExpiry(true);
     this.ca = ca;
     return context;
   }
