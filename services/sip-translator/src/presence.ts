@@ -221,9 +221,13 @@ export class PresenceService {
     }
     const { user, contact } = pair;
     let resubscribe = false;
+    let known = true;
     await this.chain.run(pairKey(user, contact), async () => {
       const record = await this.o.store.get(user, contact);
-      if (record?.watch?.callId !== callId) return;
+      if (record?.watch?.callId !== callId) {
+        known = false;
+        return;
+      }
       if (record.watch.toTag === undefined) {
         const tag = parseNameAddr(request.headers.get("from") ?? "").params.get("tag");
         if (typeof tag === "string") record.watch.toTag = tag;
@@ -247,6 +251,8 @@ export class PresenceService {
       }
       await this.save(record);
     });
+    // A dialog the pair has since replaced or ended (RFC 6665 §4.1.3: 481 ends it at the notifier).
+    if (!known) return this.refuse("notify", 481, "the subscription of this dialog has ended", pair);
     this.o.onEvent?.({ kind: "notify", outcome: "ok", user, contact, status: 200, ...(info === undefined ? {} : { detail: info.available ? (info.show ?? "available") : "unavailable" }) });
     return {
       status: 200,
@@ -667,7 +673,11 @@ export class PresenceService {
 
   private async refresh(user: string, contact: string): Promise<void> {
     const record = await this.o.store.get(user, contact);
-    if (record === undefined) return;
+    if (record === undefined) {
+      // A schedule left without its record: drop it.
+      await this.o.store.remove(user, contact);
+      return;
+    }
     const now = this.now();
     const f = flagsOf(record.state);
     if (record.watcher !== undefined && record.watcher.expiresAt <= now) {

@@ -67,10 +67,18 @@ export interface PresenceStore {
   bindCall(callId: string, user: string, contact: string, ttlSeconds: number): Promise<void>;
   unbindCall(callId: string): Promise<void>;
   byCall(callId: string): Promise<{ user: string; contact: string } | undefined>;
-  /** Pairs whose refresh time has come, at most `limit`. */
-  due(now: number, limit: number): Promise<{ user: string; contact: string }[]>;
+  /**
+   * Pairs whose refresh time has come, at most `limit`, claimed for `leaseMs`: other replicas do not
+   * get them again before then (saving the record sets the real next time).
+   */
+  due(now: number, limit: number, leaseMs?: number): Promise<{ user: string; contact: string }[]>;
   held(user: string): Promise<string[]>;
 }
+
+const CLAIM_DUE = `
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, k in ipairs(keys) do redis.call('ZADD', KEYS[1], ARGV[3], k) end
+return keys`;
 
 export const pairKey = (user: string, contact: string): string => `${user}|${contact}`;
 function splitPair(key: string): { user: string; contact: string } | undefined {
@@ -114,8 +122,9 @@ export class RedisPresenceStore implements PresenceStore {
     return raw === null ? undefined : splitPair(raw);
   }
 
-  async due(now: number, limit: number): Promise<{ user: string; contact: string }[]> {
-    const keys = await this.redis.zrangebyscore(`${PREFIX}due`, "-inf", now, "LIMIT", 0, limit);
+  async due(now: number, limit: number, leaseMs = 60_000): Promise<{ user: string; contact: string }[]> {
+    // One step in Redis: take the due pairs and push them back by the lease, so one replica refreshes each.
+    const keys = (await this.redis.eval(CLAIM_DUE, 1, `${PREFIX}due`, String(now), String(limit), String(now + leaseMs))) as string[];
     return keys.map(splitPair).filter((p): p is { user: string; contact: string } => p !== undefined);
   }
 
@@ -165,8 +174,9 @@ export class MemoryPresenceStore implements PresenceStore {
     const raw = this.calls.get(callId);
     return Promise.resolve(raw === undefined ? undefined : splitPair(raw));
   }
-  due(now: number, limit: number): Promise<{ user: string; contact: string }[]> {
+  due(now: number, limit: number, leaseMs = 60_000): Promise<{ user: string; contact: string }[]> {
     const out = [...this.dueAt].filter(([, at]) => at <= now).slice(0, limit);
+    for (const [k] of out) this.dueAt.set(k, now + leaseMs);
     return Promise.resolve(out.map(([k]) => splitPair(k)).filter((p): p is { user: string; contact: string } => p !== undefined));
   }
   held(user: string): Promise<string[]> {
