@@ -163,11 +163,17 @@ describe("presence: Kamailio presence server ↔ gateway ↔ Prosody, with the p
     await presenceFrom("alice", romeo, (s) => statusOf(s) === "Back again");
   });
 
-  it("c. bad input: a SUBSCRIBE for another event package is answered 489 with Allow-Events", async () => {
+  it("c. bad input: a SUBSCRIBE for another event package is answered 489 with Allow-Events; a stray NOTIFY 481", async () => {
     const reply = await ua.run({ op: "subscribe", from: `sip:${romeo}`, to: "sip:alice@prosody.test", expires: 600, event: "dialog" });
     assert.equal(reply.status, 489, `${reply.status} ${reply.reason}`);
     assert.equal(reply.headers?.["allow-events"], "presence");
     await waitForLogLine(scene, "sip-translator", (l) => l.msg === "presence" && l.outcome === "refused" && l.status === 489);
+    // A NOTIFY for no subscription of the gateway's (routed to it by Kamailio): 481, nothing reaches Alice.
+    const before = client("alice").received().length;
+    const stray = await ua.run({ op: "notify", from: `sip:${romeo}`, to: "sip:alice@prosody.test", body: pidf(`sip:${romeo}`, "open", "Forged"), contentType: "application/pidf+xml" });
+    assert.equal(stray.status, 481, `${stray.status} ${stray.reason}`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(client("alice").received().slice(before).some((s) => s.xml.includes("Forged")), false);
   });
 
   it("d. Carol (Public unverified) is held: no subscribed, no presence, until Juliet allows her; then approved and she sees Juliet (without the note)", async () => {
