@@ -75,6 +75,17 @@ describe("certificate rotation with `passerelle cert import` while Prosody holds
     return new X509Certificate(Buffer.from(result.stdout.trim(), "base64"));
   }
 
+  /** The edge's passerelle_edge_certificate_expiry_days, scraped from /metrics inside the namespace. */
+  async function expiryDays(): Promise<number> {
+    const edge = scene.gateway.services.find((s) => s.name === "edge-listener");
+    assert.ok(edge);
+    const script = `fetch(${JSON.stringify(`${edge.httpUrl}/metrics`)}, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).then((t) => console.log(t), (e) => { console.error(String(e)); process.exit(1); })`;
+    const result = await scene.netns.exec(process.execPath, ["-e", script], { timeoutMs: 10_000, allowFailure: true });
+    const value = /^passerelle_edge_certificate_expiry_days(?:\{[^}]*\})? (-?\d+)$/m.exec(result.stdout)?.[1];
+    assert.ok(value !== undefined, `no expiry gauge in /metrics: ${result.stderr}`);
+    return Number(value);
+  }
+
   const authenticatedFromProsody = (): number =>
     scene.logOf("edge-listener").filter((l) => l.msg === "inbound stream authenticated" && l.partner === "prosody.test").length;
 
@@ -88,6 +99,9 @@ describe("certificate rotation with `passerelle cert import` while Prosody holds
     assert.ok(config.edge.tls);
     const before = await servedCertificate();
     assert.equal(before.fingerprint256, new X509Certificate(readFileSync(config.edge.tls.certFile)).fingerprint256);
+    // The scene's certificate is good for 30 days: 29 whole days left.
+    assert.equal(await expiryDays(), 29);
+    assert.ok(scene.logOf("edge-listener").some((l) => l.level === "warn" && String(l.msg).startsWith("the edge certificate expires in 29 day(s)")), "a warning below 30 days");
 
     // The admin gets a new certificate from the CA and assigns it.
     const fresh = await scene.ca.issue({ domains: [GATEWAY_DOMAIN], srvId: true, name: "rotated", validDays: 90 });
@@ -113,5 +127,7 @@ describe("certificate rotation with `passerelle cert import` while Prosody holds
     const after = await servedCertificate();
     assert.equal(after.serialNumber, freshCert.serialNumber);
     assert.equal(after.fingerprint256, freshCert.fingerprint256);
+    // Days to expiry follows the served certificate.
+    assert.equal(await expiryDays(), 89);
   });
 });
