@@ -90,6 +90,7 @@ await runService({
       maxPidfBytes: Math.min(DEFAULT_MAX_PIDF_BYTES, positiveInteger("PASSERELLE_MAX_PIDF_BYTES", 16 * 1024)),
       subscribeExpires: positiveInteger("PASSERELLE_PRESENCE_EXPIRES", DEFAULT_SUBSCRIBE_EXPIRES),
       maxWatcherExpires: positiveInteger("PASSERELLE_PRESENCE_MAX_WATCHER_EXPIRES", DEFAULT_SUBSCRIBE_EXPIRES),
+      maxHeldPerUser: positiveInteger("PASSERELLE_PRESENCE_MAX_HELD", 1000),
       probeIntervalMs: config.gateway.timeouts.subscriptionRefresh * 1000,
       onEvent: (event) => {
         presenceEvents.inc({ kind: event.kind, outcome: event.outcome });

@@ -64,6 +64,7 @@ function fixture(overrides: Partial<PresenceOptions> & { answer?: (r: SipRequest
     maxPidfBytes: 4096,
     subscribeExpires: 3600,
     maxWatcherExpires: 3600,
+    maxHeldPerUser: 2,
     probeIntervalMs: 28_800_000,
     onEvent: (e) => events.push(e),
     ...overrides,
@@ -348,5 +349,14 @@ test("presence from a contact Romeo does not watch, and probes from one he did n
   const f = fixture();
   assert.equal((await f.fromXmpp(`${ALICE}/phone`, `<presence to='${ROMEO}'/>`, "federated")).outcome, "ignored");
   await f.fromXmpp(`${ALICE}/phone`, `<presence type='probe' to='${ROMEO}'/>`, "federated");
+  assert.equal(f.xmpp.length + f.sent.length, 0);
+});
+
+test("at most maxHeldPerUser requests wait for one user: a third stranger is not kept (refused, logged)", async () => {
+  const f = fixture();
+  for (const who of ["c1", "c2", "c3"]) await f.fromXmpp(`${who}@unverified.test/x`, `<presence type='subscribe' to='${ROMEO}'/>`, "public-unverified");
+  assert.deepEqual(await f.store.held(ROMEO), ["c1@unverified.test", "c2@unverified.test"]);
+  assert.equal(await f.store.get(ROMEO, "c3@unverified.test"), undefined);
+  assert.ok(f.events.some((e) => e.kind === "hold" && e.outcome === "refused" && e.contact === "c3@unverified.test"));
   assert.equal(f.xmpp.length + f.sent.length, 0);
 });

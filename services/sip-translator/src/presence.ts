@@ -82,6 +82,8 @@ export interface PresenceOptions {
   subscribeExpires: number;
   /** The longest subscription granted to an internal watcher (s); it refreshes before then. */
   maxWatcherExpires: number;
+  /** Most subscription requests held for one user's approval; more are not kept. */
+  maxHeldPerUser: number;
   /** gateway.timeouts.subscriptionRefresh: how often a contact we watch is probed again (ms). */
   probeIntervalMs: number;
   /** Told of each thing done or refused, for logs and metrics. */
@@ -407,6 +409,11 @@ export class PresenceService {
     record.partnerType = partnerType;
     const result = reduceSubscription(record.state, event, { partnerType, authorisedByUser: authorised });
     const before = record.state;
+    if (result.actions.some((a) => a.kind === "hold-for-approval") && (await this.o.store.held(user)).length >= this.o.maxHeldPerUser) {
+      // A bound on what strangers can make us keep: over it, new requests are not held (the contact may ask again later).
+      this.o.onEvent?.({ kind: "hold", outcome: "refused", user, contact, detail: `more than ${this.o.maxHeldPerUser} requests already wait for this user` });
+      return;
+    }
     record.state = result.state;
     // The contact's presence is only kept while the user sees it (or asked to).
     if (!flagsOf(record.state).to && !pendingOut(record.state)) delete record.contactPresence;
