@@ -117,4 +117,20 @@ describe("passerelle partner/settings/user against the policy service's admin AP
     assert.equal(foreign.code, 1);
     assert.match(foreign.err, /not one of our domains \(bad-user\)/);
   });
+
+  it("audit shows who changed what, newest first", async () => {
+    const r = await cli(["audit", "--limit", "3"]);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split("\n");
+    assert.match(lines[0] ?? "", /^AT\s+ACTOR\s+ACTION\s+TARGET$/);
+    assert.equal(lines.length, 4);
+    assert.match(lines[1] ?? "", /^\d{4}-\d\d-\d\dT\S+\s+admin\s+user\.disallow\s+/);
+    const json = await cli(["audit", "--limit", "1", "--json"]);
+    const entries = (JSON.parse(json.out) as { entries: { action: string; before: unknown; after: unknown }[] }).entries;
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]?.action, "user.disallow");
+    const bad = await cli(["audit", "--limit", "0"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--limit: expected 1 to 1000/);
+  });
 });

@@ -99,6 +99,29 @@ describe("cert import", () => {
     rmSync(g.gw, { recursive: true, force: true });
   });
 
+  it("extended key usage: without serverAuth refused; without clientAuth a warning (outbound SASL EXTERNAL)", async () => {
+    const g = gateway();
+    const ctx = recordingContext(g.gw);
+    assert.equal(await run(["cert", "request", "--config", g.config, "--key", "p256", "--name", "eku", "--yes"], ctx), 0, ctx.stderr.join("\n"));
+    const sign = async (usage: string, out: string): Promise<void> => {
+      writeFileSync(join(g.gw, `${out}.ext`), `extendedKeyUsage = ${usage}\n`);
+      await runCommand("openssl", [
+        "x509", "-req", "-in", join(g.gw, "eku.csr"), "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial",
+        "-copy_extensions", "copy", "-extfile", join(g.gw, `${out}.ext`), "-days", "60", "-out", join(g.gw, out),
+      ]);
+    };
+    await sign("clientAuth", "client-only.crt");
+    const refusedCtx = recordingContext(g.gw);
+    assert.equal(await run(["cert", "import", "--config", g.config, "--cert", "client-only.crt", "--key", "eku.key", "--ca", ca.certFile], refusedCtx), 1);
+    assert.match(refusedCtx.stderr.join("\n"), /is not for TLS servers: its extended key usage lacks serverAuth/);
+    assert.equal(readFileSync(g.certFile, "utf8"), "old certificate");
+    await sign("serverAuth", "server-only.crt");
+    const warned = recordingContext(g.gw);
+    assert.equal(await run(["cert", "import", "--config", g.config, "--cert", "server-only.crt", "--key", "eku.key", "--ca", ca.certFile], warned), 0, warned.stderr.join("\n"));
+    assert.match(warned.stderr.join("\n"), /^warning: the extended key usage lacks clientAuth/m);
+    rmSync(g.gw, { recursive: true, force: true });
+  });
+
   it("refuses a key that does not match the certificate", async () => {
     const leaf = await ca.issue({ domains: ALL, name: "wk-a" });
     const other = await ca.issue({ domains: ALL, name: "wk-b" });

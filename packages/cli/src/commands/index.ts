@@ -4,3 +4,4 @@ export { partner } from "./partner.ts";
 export { settings } from "./settings.ts";
 export { user } from "./user.ts";
 export { check } from "./check.ts";
+export { audit } from "./audit.ts";

@@ -44,6 +44,9 @@ export function dnsNames(cert: X509Certificate): string[] {
 }
 
 const DAY = 86_400_000;
+const EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const EKU_ANY = "2.5.29.37.0";
 
 export interface ImportInput {
   chainPem: string;
@@ -125,6 +128,17 @@ export function checkImport(input: ImportInput): ImportCheck {
   const missing = [...new Set(required)].filter((d) => !names.some((n) => covers(n, d)));
   if (missing.length > 0) {
     throw new CliError(`the certificate does not cover ${missing.join(", ")} (its DNS names: ${names.length === 0 ? "none" : names.join(", ")})`);
+  }
+
+  // RFC 5280 §4.2.1.12: with an extended key usage, it must allow TLS servers; the edge also
+  // presents it as a client on outbound streams (SASL EXTERNAL, XEP-0178), where partners
+  // may want clientAuth.
+  const eku = leaf.keyUsage as string[] | undefined;
+  if (eku !== undefined && !eku.includes(EKU_SERVER_AUTH) && !eku.includes(EKU_ANY)) {
+    throw new CliError(`the certificate ${label(leaf)} is not for TLS servers: its extended key usage lacks serverAuth`);
+  }
+  if (eku !== undefined && !eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY)) {
+    warnings.push("the extended key usage lacks clientAuth: partners that check it may refuse our outbound connections' SASL EXTERNAL (dialback still works)");
   }
 
   const keyPem = key.export({ type: "pkcs8", format: "pem" }) as string;
