@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createScope, repoRoot, startProsody, sweepStaleNetns, xmppServerRecords, type ProsodyServer } from "@passerelle/testkit";
-import { GATEWAY_ADDRESS, GATEWAY_DOMAIN, startScene, type Scene } from "./lib/gateway-scenario.ts";
+import { ADMIN_TOKEN, GATEWAY_ADDRESS, GATEWAY_DOMAIN, startScene, type Scene } from "./lib/gateway-scenario.ts";
 
 const PARTNER = "prosody.test";
 const PARTNER_ADDRESS = "127.0.0.2";
@@ -46,9 +46,13 @@ describe("passerelle check against a real Prosody partner", { timeout: 120_000 }
   after(() => scope.close());
 
   async function check(...args: string[]): Promise<Run> {
+    return checkWith({}, ...args);
+  }
+  async function checkWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
     const result = await scene.netns.exec(process.execPath, [join(repoRoot, "packages", "cli", "bin", "passerelle.mjs"), "check", ...args, "--config", scene.gateway.configFile, "--timeout", "8", "--warn-days", "7"], {
       timeoutMs: 50_000,
       allowFailure: true,
+      env: { ...process.env, PASSERELLE_ADMIN_TOKEN: "", ...env },
     });
     const out = `${result.stdout}${result.stderr}`;
     console.log(out.replace(/^/gm, "# "));
@@ -141,6 +145,34 @@ describe("passerelle check against a real Prosody partner", { timeout: 120_000 }
     assert.match(hintAfter(run, "partner certificate"), /must carry prosody\.test as a DNS name \(or SRV-ID _xmpp-server\.prosody\.test\); ask their admin to fix it$/);
     assert.match(lineOf(run, "partner DNS"), /^PASS/);
     assert.match(lineOf(run, "partner reachable"), /^PASS/);
+  });
+
+  it("with an admin token, the entry in force is the admin API's: dialback switched off there for a self-signed partner makes the check fail, saying why", async () => {
+    const policyUrl = scene.gateway.services.find((s) => s.name === "policy")?.httpUrl ?? "";
+    const changed = await scene.admin("PATCH", `/v1/partners/${DIALBACK_PARTNER}`, { dialback: false });
+    assert.equal(changed.status, 200, changed.body);
+    try {
+      const run = await checkWith({ PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, PASSERELLE_ADMIN_URL: policyUrl }, DIALBACK_PARTNER);
+      assert.equal(run.code, 1, run.out);
+      assert.match(lineOf(run, "partner entry"), /^PASS {2}partner entry: dbtls\.test \(federated\): TLS required, SASL optional, dialback not allowed, from the admin API/);
+      // Without dialback, the self-signed certificate is no longer a warning but the reason nothing can work.
+      assert.match(lineOf(run, "partner certificate"), /^FAIL {2}partner certificate: names dbtls\.test but is not trusted/);
+      assert.match(hintAfter(run, "partner certificate"), /SASL EXTERNAL needs a trusted certificate/);
+      assert.match(lineOf(run, "SASL EXTERNAL"), /^FAIL/);
+      assert.match(hintAfter(run, "SASL EXTERNAL"), /we do not trust dbtls\.test's certificate/);
+      assert.match(lineOf(run, "dialback round trip"), /^SKIP {2}dialback round trip: dialback is not allowed for this partner/);
+
+      // The API out of reach: the configuration file's entry (dialback allowed) is used, and the step
+      // warns. The gateway itself follows the API's entry, so Prosody's dial-back to our edge is
+      // refused and the round trip fails, with the hint.
+      const unreachable = await checkWith({ PASSERELLE_ADMIN_TOKEN: ADMIN_TOKEN, PASSERELLE_ADMIN_URL: "http://127.0.0.1:1" }, DIALBACK_PARTNER);
+      assert.match(lineOf(unreachable, "partner entry"), /^WARN {2}partner entry: .*dialback allowed, from the configuration file \(the admin API could not be asked: cannot reach the admin API/);
+      assert.match(hintAfter(unreachable, "partner entry"), /PASSERELLE_ADMIN_URL/);
+      assert.match(lineOf(unreachable, "dialback round trip"), /^FAIL/);
+      assert.match(hintAfter(unreachable, "dialback round trip"), /dbtls\.test could not verify our key: it dials back to _xmpp-server\._tcp\.gateway\.test \(gateway\.test:5269\)/);
+    } finally {
+      await scene.admin("PATCH", `/v1/partners/${DIALBACK_PARTNER}`, { dialback: true });
+    }
   });
 });
 

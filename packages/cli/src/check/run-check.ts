@@ -39,8 +39,12 @@ export interface CheckOptions {
   config: GatewayConfig;
   /** The partner domain to check; only our own side when absent. */
   partner?: string;
-  /** The partner entry to judge against (e.g. from the admin API); default: the configuration's. */
-  partnerEntry?: Partner;
+  /**
+   * Where the partner entry came from when not the configuration file: the admin API's answer
+   * (`entry` undefined: no such partner there), or why the API could not be asked (then the
+   * configuration file's entry is used and the step warns).
+   */
+  partnerLookup?: { entry: Partner | undefined; from: string } | { error: string };
   /** "IP[:port]" of the DNS server to ask; default the configuration's dns.server, else the system's. */
   dnsServer?: string;
   /** Our domain that speaks to the partner (default: the first local domain). */
@@ -145,18 +149,24 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   const partner = o.partner.toLowerCase().replace(/\.$/, "");
   const from = o.from ?? config.domains[0]?.xmpp ?? edgeFqdn;
 
-  // What the configuration allows the partner.
-  const entry = o.partnerEntry ?? new PartnerDirectory(config.partners).find(partner);
+  // What the partner entry allows: the admin API's when asked, else the configuration file's.
+  const lookup = o.partnerLookup;
+  const fromApi = lookup !== undefined && "from" in lookup;
+  const entry = fromApi ? lookup.entry : new PartnerDirectory(config.partners).find(partner);
+  const source = fromApi ? lookup.from : `the configuration file${lookup === undefined ? "" : ` (the admin API could not be asked: ${lookup.error})`}`;
   const allowed = entry ?? DEFAULT_ENTRY;
   if (entry === undefined) {
     yield fail(
       "partner entry",
-      `${partner} is not a partner: its streams are refused and nothing is sent to it (the steps below assume TLS required, SASL optional, dialback allowed)`,
-      `add it: \`passerelle partner new ${partner} --type federated\` (or under partners: in the configuration)`,
+      `${partner} is not a partner in ${source}: its streams are refused and nothing is sent to it (the steps below assume TLS required, SASL optional, dialback allowed)`,
+      `add it: \`passerelle partner new ${partner} --type federated\`${fromApi ? "" : " (or under partners: in the configuration)"}`,
     );
   } else {
     const proxy = entry.proxyFqdn === undefined ? "" : `, proxy ${entry.proxyFqdn}:${entry.proxyPort}`;
-    yield pass("partner entry", `${entry.domain} (${entry.type}): TLS ${entry.tls}, SASL ${entry.sasl}, dialback ${entry.dialback ? "allowed" : "not allowed"}${proxy}`);
+    const summary = `${entry.domain} (${entry.type}): TLS ${entry.tls}, SASL ${entry.sasl}, dialback ${entry.dialback ? "allowed" : "not allowed"}${proxy}, from ${source}`;
+    yield lookup !== undefined && !fromApi
+      ? warn("partner entry", summary, "check --url / PASSERELLE_ADMIN_URL and the token: the entry in force is the policy service's, which may differ from the file")
+      : pass("partner entry", summary);
   }
 
   // Where the partner's server is: proxy FQDN, else SRV, else the domain on 5269.
@@ -341,7 +351,10 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
       await connection.close(2000).catch(() => connection.destroy());
       yield pass("SASL EXTERNAL", `${partner} accepted our certificate for ${from} and the stream`);
     } catch (err) {
-      const hint = `${partner} does not accept our certificate for ${from}: it must trust our CA and the certificate must name ${from}`;
+      const hint =
+        err instanceof S2SError && err.kind === "certificate"
+          ? `we do not trust ${partner}'s certificate (see "partner certificate"): SASL EXTERNAL without dialback needs a certificate we trust that names ${partner}`
+          : `${partner} does not accept our certificate for ${from}: it must trust our CA and the certificate must name ${from}`;
       yield allowed.dialback && dialbackOffered
         ? warn("SASL EXTERNAL", `${message(err)}; dialback would be used instead`, hint)
         : fail("SASL EXTERNAL", message(err), `${hint}; or allow dialback`);
@@ -368,7 +381,8 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
     await connection.close(2000).catch(() => connection.destroy());
     yield pass("dialback round trip", `${partner} verified our key for ${from} by dialling back to our SRV target and accepted the stream`);
   } catch (err) {
-    const refused = err instanceof S2SError && err.kind === "auth";
+    // Refused, or no verdict at all: the partner could not complete its dial-back to us.
+    const refused = err instanceof S2SError && (err.kind === "auth" || /dialback result/.test(err.message));
     yield fail(
       "dialback round trip",
       message(err),
