@@ -150,6 +150,24 @@ describe("partner administration: changes through the API apply live at every re
     await julietUa.waitForMessage("Alice, Federated again after the import", 30_000);
   });
 
+  it("a gateway-wide live setting (xmppAccessDefault false) applies to the next stanza; restored, Alice gets through", async () => {
+    const off = await http("PATCH", "/v1/settings", { body: JSON.stringify({ xmppAccessDefault: false }), contentType: "application/json" });
+    assert.equal(off.status, 200, off.body);
+    assert.deepEqual(json(off), { xmppAccessDefault: false });
+    await appliedEverywhere(await revision());
+    const seen = client.received().length;
+    await client.send(juliet, "Alice while nobody has XMPP access");
+    // Juliet now has no XMPP access: she looks like a user who does not exist (RFC 6120 §8.5.2.1).
+    const bounce = await nextErrorFromJuliet(seen);
+    assert.match(bounce.xml, /<service-unavailable xmlns=["']urn:ietf:params:xml:ns:xmpp-stanzas["']/);
+
+    assert.equal((await http("PATCH", "/v1/settings", { body: JSON.stringify({ xmppAccessDefault: true }), contentType: "application/json" })).status, 200);
+    await appliedEverywhere(await revision());
+    await client.send(juliet, "Alice with XMPP access restored");
+    await julietUa.waitForMessage("Alice with XMPP access restored", 30_000);
+    assert.equal(julietUa.messages().some((m) => m.body === "Alice while nobody has XMPP access"), false);
+  });
+
   it("new settings that forbid the open connection (SASL now Not supported) close it, naming the change; restored, Alice gets through again", async () => {
     const changed = await http("PATCH", `/v1/partners/${PARTNER}`, { body: JSON.stringify({ sasl: "not-supported" }), contentType: "application/json" });
     assert.equal(changed.status, 200, changed.body);

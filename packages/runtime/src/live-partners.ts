@@ -8,7 +8,7 @@
 import type { Subscription } from "@nats-io/transport-node";
 import { PartnerDirectory, partnersFromEntries, type GatewayConfig, type LiveSettings } from "@passerelle/config";
 import { subjects, type ConfigChanged, type PartnersSnapshotReply, type PartnersSnapshotRequest } from "@passerelle/contracts";
-import type { Logger } from "@passerelle/telemetry";
+import { Counter, Gauge, type Logger, type Registry } from "@passerelle/telemetry";
 import type { Bus } from "./bus.ts";
 
 export interface PartnersSnapshot {
@@ -27,6 +27,8 @@ export interface LivePartnersOptions {
   refreshIntervalMs?: number;
   /** Wait for a first snapshot at start at most this long (ms) before using the file's partners; default 3 s. */
   startWaitMs?: number;
+  /** Where to count reloads and show the revision in use. */
+  metrics?: Registry;
 }
 
 export type PartnersChangeListener = (next: PartnerDirectory, previous: PartnerDirectory, revision: number) => void;
@@ -41,8 +43,15 @@ export class LivePartners {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private readonly revisionGauge: Gauge | undefined;
+  private readonly reloads: Counter<"outcome"> | undefined;
 
   constructor(private readonly o: LivePartnersOptions) {
+    if (o.metrics !== undefined) {
+      this.revisionGauge = new Gauge({ name: "passerelle_partner_store_revision", help: "Revision of the partner store this replica applies (-1: the configuration file's partners)", registers: [o.metrics] });
+      this.revisionGauge.set(-1);
+      this.reloads = new Counter({ name: "passerelle_partner_reloads_total", help: "Partner snapshot reloads by outcome (applied, unchanged, failed)", labelNames: ["outcome"], registers: [o.metrics] });
+    }
     this.directory = new PartnerDirectory(o.config.partners);
     this.liveSettings = { xmppAccessDefault: o.config.gateway.xmppAccessDefault };
   }
@@ -119,16 +128,18 @@ export class LivePartners {
     try {
       snapshot = await (this.o.fetch ?? (() => this.ask()))();
     } catch (err) {
+      this.reloads?.inc({ outcome: "failed" });
       this.o.log.debug({ err: (err as Error).message }, "partner snapshot not available");
       return;
     }
-    this.apply(snapshot);
+    // Applied first: `reloads?.inc(…)` would skip evaluating its argument without metrics.
+    const applied = this.apply(snapshot);
+    this.reloads?.inc({ outcome: applied ? "applied" : "unchanged" });
   }
 
-  /** Apply a snapshot (ignored when older than the one in use). */
-  apply(snapshot: PartnersSnapshot): void {
-    if (snapshot.revision < this.rev) return;
-    if (snapshot.revision === this.rev) return;
+  /** Apply a snapshot (ignored, returning false, unless newer than the one in use). */
+  apply(snapshot: PartnersSnapshot): boolean {
+    if (snapshot.revision <= this.rev) return false;
     const { partners, rejected } = partnersFromEntries(snapshot.partners);
     for (const r of rejected) this.o.log.error({ entry: r }, "a stored partner entry is invalid and was ignored");
     const previous = this.directory;
@@ -137,6 +148,7 @@ export class LivePartners {
     this.liveSettings = { ...snapshot.settings };
     const first = this.rev < 0;
     this.rev = snapshot.revision;
+    this.revisionGauge?.set(snapshot.revision);
     this.o.log.info({ revision: snapshot.revision, partners: partners.length, first }, "partner directory updated");
     for (const listener of this.listeners) {
       try {
@@ -145,6 +157,7 @@ export class LivePartners {
         this.o.log.error({ err }, "a partner change listener failed");
       }
     }
+    return true;
   }
 
   private async ask(): Promise<PartnersSnapshot> {

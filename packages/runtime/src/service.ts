@@ -47,7 +47,7 @@ export interface ServiceDefinition {
    * Register HTTP routes. Runs before the HTTP server listens (fastify cannot add routes later);
    * `ready` resolves once NATS and Redis are connected and `start` has run.
    */
-  routes?(app: FastifyInstance, setup: { config: GatewayConfig; log: Logger; ready: Promise<ServiceContext> }): void;
+  routes?(app: FastifyInstance, setup: { config: GatewayConfig; log: Logger; metrics: Registry; ready: Promise<ServiceContext> }): void;
   start(ctx: ServiceContext): Promise<void>;
 }
 
@@ -136,7 +136,7 @@ export async function runService(definition: ServiceDefinition, config = loadCon
   const http = createHttpServer(metrics, checks, () => draining);
   let markReady: (ctx: ServiceContext) => void = () => undefined;
   const ready = new Promise<ServiceContext>((resolve) => (markReady = resolve));
-  definition.routes?.(http, { config, log, ready });
+  definition.routes?.(http, { config, log, metrics, ready });
   const listen = config.services[httpKey[name]].http;
   const port = Number(process.env.PASSERELLE_HTTP_PORT ?? listen.port);
   await http.listen({ host: process.env.PASSERELLE_HTTP_HOST ?? listen.host, port });

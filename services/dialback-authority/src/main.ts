@@ -24,7 +24,7 @@ await runService({
     const { config, log } = ctx;
     const localDomains = new Set(config.domains.map((d) => d.xmpp));
     // The partner store's entries, live (policy announces each change).
-    const partners = new LivePartners({ bus: ctx.bus, config, log });
+    const partners = new LivePartners({ bus: ctx.bus, config, log, metrics: ctx.metrics });
     await partners.start();
     ctx.onShutdown(() => partners.stop());
     const tls = config.edge.tls;

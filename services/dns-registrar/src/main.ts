@@ -12,7 +12,7 @@ await runService({
     const { config, log } = ctx;
     const server = parseDnsServer(config.dns.server);
     // The partner store's entries, live; a changed entry (e.g. its proxy FQDN) drops its cached resolution.
-    const partners = new LivePartners({ bus: ctx.bus, config, log });
+    const partners = new LivePartners({ bus: ctx.bus, config, log, metrics: ctx.metrics });
     partners.onChange((next, previous) => {
       for (const p of [...previous.all(), ...next.all()]) {
         for (const d of [p.domain, ...p.additionalDomains]) if (JSON.stringify(previous.find(d)) !== JSON.stringify(next.find(d))) resolver.invalidate(d);

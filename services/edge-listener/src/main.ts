@@ -27,7 +27,7 @@ await runService({
     const { config, log } = ctx;
     // The partner store's entries, live: each change applies to the next stream and stanza, and
     // open streams the changed entry no longer allows are closed (below).
-    const partners = new LivePartners({ bus: ctx.bus, config, log });
+    const partners = new LivePartners({ bus: ctx.bus, config, log, metrics: ctx.metrics });
     await partners.start();
     ctx.onShutdown(() => partners.stop());
     const localDomains = new Set(config.domains.map((d) => d.xmpp));

@@ -36,8 +36,8 @@ const started = (): Running => {
 
 await runService({
   name: "policy",
-  routes(app, { config, log }) {
-    const http = setupAdminHttp(app, { tokens, log });
+  routes(app, { config, log, metrics }) {
+    const http = setupAdminHttp(app, { tokens, log, metrics });
     registerUserRoutes(app, {
       localDomains: new Set(config.domains.map((d) => d.xmpp)),
       log,
@@ -62,7 +62,7 @@ await runService({
     // Every replica of every service asks policy for the current set.
     const snapshots = servePartnerSnapshots(ctx.bus, partnerStore);
     ctx.onShutdown(() => snapshots.drain());
-    const live = new LivePartners({ bus: ctx.bus, config, log: ctx.log, fetch: () => partnerStore.snapshot() });
+    const live = new LivePartners({ bus: ctx.bus, config, log: ctx.log, metrics: ctx.metrics, fetch: () => partnerStore.snapshot() });
     await live.start();
     ctx.onShutdown(() => live.stop());
 

@@ -30,8 +30,9 @@ export interface TestAdminApp {
 export async function buildAdminApp(redisUrl: string, tokens: AdminToken[] = [{ name: "admin", token: TOKEN }, { name: "ops", token: OTHER_TOKEN }]): Promise<TestAdminApp> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   const log = createLogger("policy-test", "silent");
-  const app = createHttpServer(createMetricsRegistry("policy-test"), new Map(), () => false);
-  const http = setupAdminHttp(app, { tokens, log });
+  const metrics = createMetricsRegistry("policy-test");
+  const app = createHttpServer(metrics, new Map(), () => false);
+  const http = setupAdminHttp(app, { tokens, log, metrics });
   const events: TestAdminApp["events"] = [];
   const store = new PartnerStore(redis, { xmppAccessDefault: true });
   const localDomains = new Set([LOCAL_DOMAIN]);

@@ -5,7 +5,7 @@
  * a YAML body parser for imports, and the list of routes (checked against the OpenAPI document).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Logger } from "@passerelle/telemetry";
+import { Counter, type Logger, type Registry } from "@passerelle/telemetry";
 import type { AdminToken } from "../environment.ts";
 import { AdminAuth } from "./admin-auth.ts";
 import { AdminError } from "./partner-admin.ts";
@@ -13,6 +13,8 @@ import { AdminError } from "./partner-admin.ts";
 export interface AdminHttpOptions {
   tokens: readonly AdminToken[];
   log: Logger;
+  /** Where to count admin requests by outcome and error code. */
+  metrics?: Registry;
 }
 
 export interface AdminHttp {
@@ -30,6 +32,15 @@ export const MAX_IMPORT_BYTES = 1024 * 1024;
 
 export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions): AdminHttp {
   const auth = new AdminAuth(options.tokens);
+  const requests =
+    options.metrics === undefined
+      ? undefined
+      : new Counter({ name: "passerelle_policy_admin_requests_total", help: "Admin API (REST) requests by outcome (ok, refused, error) and error code", labelNames: ["outcome", "code"], registers: [options.metrics] });
+  app.addHook("onResponse", async (request, reply) => {
+    if (!request.url.startsWith("/v1/")) return;
+    const status = reply.statusCode;
+    requests?.inc({ outcome: status < 400 ? "ok" : status >= 500 && status !== 503 ? "error" : "refused", code: status < 400 ? "" : String(status) });
+  });
   const actors = new WeakMap<FastifyRequest, string>();
   const routes: { method: string; url: string }[] = [];
 

@@ -15,7 +15,7 @@ import { servePartnerSnapshots } from "./partner-snapshots.ts";
 import { PartnerStore } from "./partner-store.ts";
 
 const scope = createScope("policy-live-partners");
-const log = createLogger("live-partners-test", "silent");
+const log = createLogger("live-partners-test", process.env.TEST_LOG_LEVEL ?? "silent");
 let nc: NatsConnection;
 let redis: Redis;
 let bus: Bus;
@@ -49,7 +49,8 @@ after(async () => {
 
 describe("LivePartners", () => {
   it("uses the file's partners until policy answers, then the store's, and applies each change", async () => {
-    const live = new LivePartners({ bus, config, log, startWaitMs: 300 });
+    const metrics = createMetricsRegistry("live-partners-test");
+    const live = new LivePartners({ bus, config, log, startWaitMs: 300, metrics });
     const changes: { revision: number; previous: PartnerDirectory }[] = [];
     live.onChange((_next, previous, revision) => changes.push({ revision, previous }));
     await live.start();
@@ -86,6 +87,9 @@ describe("LivePartners", () => {
       assert.equal(live.current().find("fabrikam.test"), undefined);
       assert.equal(changes.length, 4);
 
+      const exposition = await metrics.metrics();
+      assert.match(exposition, /passerelle_partner_store_revision\{[^}]*\} 4/);
+      assert.match(exposition, /passerelle_partner_reloads_total\{[^}]*outcome="applied"[^}]*\} 4/);
       // A stale or repeated snapshot changes nothing.
       live.apply({ revision: 2, partners: [], settings: { xmppAccessDefault: true } });
       assert.equal(live.revision, 4);

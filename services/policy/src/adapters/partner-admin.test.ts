@@ -86,6 +86,8 @@ describe("admin REST API", () => {
     }
     assert.deepEqual(await t.redis.keys("*"), []);
     assert.equal(t.events.length, 0);
+    const metrics = await t.app.inject({ method: "GET", url: "/metrics" });
+    assert.match(metrics.body, /passerelle_policy_admin_requests_total\{outcome="refused",code="401"[^}]*\} 12/);
   });
 
   it("no token configured: 503 admin-disabled", async () => {
