@@ -37,7 +37,7 @@ export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions):
       ? undefined
       : new Counter({ name: "passerelle_policy_admin_requests_total", help: "Admin API (REST) requests by outcome (ok, refused, error) and error code", labelNames: ["outcome", "code"], registers: [options.metrics] });
   app.addHook("onResponse", async (request, reply) => {
-    if (!request.url.startsWith("/v1/")) return;
+    if (!(request.routeOptions.url ?? request.url).startsWith("/v1/")) return;
     const status = reply.statusCode;
     requests?.inc({ outcome: status < 400 ? "ok" : status >= 500 && status !== 503 ? "error" : "refused", code: status < 400 ? "" : String(status) });
   });
@@ -53,7 +53,9 @@ export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions):
 
   // Authentication runs first, before the body is read or parsed.
   app.addHook("onRequest", async (request, reply) => {
-    if (!request.url.startsWith("/v1/") && request.url !== "/v1") return;
+    // By the matched route, not only the raw URL: a percent-encoded path ("/%76%31/…") routes the same.
+    const route = request.routeOptions.url ?? "";
+    if (!route.startsWith("/v1/") && !request.url.startsWith("/v1/") && request.url !== "/v1") return;
     try {
       actors.set(request, auth.actorFor(request.headers.authorization));
     } catch (err) {

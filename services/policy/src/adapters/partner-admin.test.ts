@@ -84,10 +84,13 @@ describe("admin REST API", () => {
       assert.equal((await call("PUT", `/v1/users/juliet@${LOCAL_DOMAIN}/xmpp-access`, { allowed: false }, headers)).status, 401);
       assert.equal((await call("POST", "/v1/import", "partners: []\n", { ...headers, "content-type": "text/yaml" })).status, 401);
     }
+    // A percent-encoded path reaches the same route: still authenticated.
+    const encoded = await t.app.inject({ method: "POST", url: "/%76%31/partners", headers: { "content-type": "application/json" }, payload: JSON.stringify(fabrikam) });
+    assert.equal(encoded.statusCode, 401);
     assert.deepEqual(await t.redis.keys("*"), []);
     assert.equal(t.events.length, 0);
     const metrics = await t.app.inject({ method: "GET", url: "/metrics" });
-    assert.match(metrics.body, /passerelle_policy_admin_requests_total\{outcome="refused",code="401"[^}]*\} 12/);
+    assert.match(metrics.body, /passerelle_policy_admin_requests_total\{outcome="refused",code="401"[^}]*\} 13/);
   });
 
   it("no token configured: 503 admin-disabled", async () => {
