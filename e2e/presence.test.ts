@@ -189,6 +189,13 @@ describe("presence: Kamailio presence server ↔ gateway ↔ Prosody, with the p
     assert.equal(statusOf(p), undefined, `Carol must not see the note: ${p.xml}`);
   });
 
+  it("d. Juliet takes Carol off her allow-list: the subscription is revoked and Carol sees Juliet go unavailable", async () => {
+    const removed = await scene.admin("DELETE", `/v1/users/${juliet}/allowed/carol@unverified.test`);
+    assert.ok(removed.status >= 200 && removed.status < 300, `${removed.status} ${removed.body}`);
+    await presenceFrom("carol", juliet, (s) => s.type === "unavailable");
+    await waitForLogLine(scene, "sip-translator", (l) => l.msg === "presence" && l.presence === "revoke" && l.contact === "carol@unverified.test");
+  });
+
   it("d. Dave (Public unverified) is held until Juliet's phone subscribes to him, which approves him", async () => {
     await client("dave").sendRaw(`<presence type='subscribe' to='${juliet}'/>`);
     await waitForLogLine(scene, "sip-translator", (l) => l.msg === "presence" && l.presence === "hold" && l.contact === "dave@unverified.test");

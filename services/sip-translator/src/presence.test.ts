@@ -360,3 +360,18 @@ test("at most maxHeldPerUser requests wait for one user: a third stranger is not
   assert.ok(f.events.some((e) => e.kind === "hold" && e.outcome === "refused" && e.contact === "c3@unverified.test"));
   assert.equal(f.xmpp.length + f.sent.length, 0);
 });
+
+test("Juliet takes Carol (Public unverified) off her allow-list: Carol's subscription is revoked (unsubscribed, unavailable, watch ended)", async () => {
+  let authorised = true;
+  const f = fixture({ contactStatus: async () => ({ v: 1, authorised, xmppAccess: true, partnerType: "public-unverified" }) });
+  await f.fromXmpp("carol@unverified.test/x", `<presence type='subscribe' to='${ROMEO}'/>`, "public-unverified", true);
+  assert.equal((await f.store.get(ROMEO, "carol@unverified.test"))?.state, "from");
+  await f.service.allowListChanged(ROMEO);
+  assert.equal((await f.store.get(ROMEO, "carol@unverified.test"))?.state, "from", "still authorised: nothing changes");
+  authorised = false;
+  await f.service.allowListChanged(ROMEO);
+  await f.settle();
+  assert.deepEqual(f.xmpp.slice(-2).map((s) => /type="([^"]+)"/.exec(s.xml)?.[1]), ["unsubscribed", "unavailable"]);
+  assert.equal(f.sent.at(-1)?.headers.get("expires"), "0");
+  assert.equal(await f.store.get(ROMEO, "carol@unverified.test"), undefined);
+});

@@ -101,6 +101,8 @@ export interface PresenceEvent {
 
 /** Most resources of one contact remembered. */
 const MAX_RESOURCES = 16;
+/** Most contacts of one user re-checked after an allow-list change. */
+const MAX_RECHECKED = 5000;
 /** The longest wait before a watch the presence server refused is tried again (ms). */
 const MAX_WATCH_RETRY_MS = 60_000;
 const ALLOW_EVENTS: [string, string] = ["Allow-Events", "presence"];
@@ -169,9 +171,12 @@ export class PresenceService {
     }
   }
 
-  /** The user changed the allow-list: held subscriptions the user now authorises are approved. */
+  /**
+   * The user changed the allow-list: held subscriptions the user now authorises are approved, and
+   * Public unverified contacts the user no longer authorises (and does not watch) lose theirs.
+   */
   async allowListChanged(user: string): Promise<void> {
-    for (const contact of await this.o.store.held(user)) {
+    for (const contact of (await this.o.store.guarded(user)).slice(0, MAX_RECHECKED)) {
       let status: ContactStatusReply;
       try {
         status = await this.o.contactStatus({ v: 1, user, contact });
@@ -179,13 +184,20 @@ export class PresenceService {
         this.o.onEvent?.({ kind: "release", outcome: "failed", user, contact, detail: `policy did not answer: ${(err as Error).message}` });
         continue;
       }
-      if (!status.authorised) continue;
-      // MISSION §1: an authorisation by the user is the user's approval (RFC 6121 §3.1.4 "subscribed").
       await this.chain.run(pairKey(user, contact), async () => {
         const record = await this.o.store.get(user, contact);
-        if (record === undefined || !flagsOf(record.state).pendingIn) return;
-        await this.applyEvent(user, contact, status.partnerType ?? record.partnerType, { direction: "outbound", type: "subscribed" }, true);
-        this.o.onEvent?.({ kind: "release", outcome: "ok", user, contact });
+        if (record === undefined) return;
+        const f = flagsOf(record.state);
+        const partnerType = status.partnerType ?? record.partnerType;
+        if (status.authorised && f.pendingIn) {
+          // MISSION §1: an authorisation by the user is the user's approval (RFC 6121 §3.1.4 "subscribed").
+          await this.applyEvent(user, contact, partnerType, { direction: "outbound", type: "subscribed" }, true);
+          this.o.onEvent?.({ kind: "release", outcome: "ok", user, contact });
+        } else if (!status.authorised && partnerType === "public-unverified" && f.from && !f.to && !pendingOut(record.state)) {
+          // The user took the authorisation back: RFC 6121 §3.2 revocation (unsubscribed, then unavailable).
+          await this.applyEvent(user, contact, partnerType, { direction: "outbound", type: "unsubscribed" }, false);
+          this.o.onEvent?.({ kind: "revoke", outcome: "ok", user, contact });
+        }
       });
     }
   }
@@ -457,7 +469,8 @@ export class PresenceService {
     if (record.watcher !== undefined) times.push(record.watcher.expiresAt);
     if (f.to) times.push((record.probedAt ?? this.now()) + this.o.probeIntervalMs);
     if (f.to && record.probedAt === undefined) record.probedAt = this.now();
-    await this.o.store.put(record, f.pendingIn, times.length === 0 ? undefined : Math.min(...times));
+    const guarded = record.partnerType === "public-unverified" && (f.pendingIn || f.from);
+    await this.o.store.put(record, { held: f.pendingIn, guarded }, times.length === 0 ? undefined : Math.min(...times));
   }
 
   // The XMPP <presence/> from the internal user to the contact (RFC 6121 §3, §4).

@@ -6,6 +6,7 @@
  *   passerelle:translator:presence:call:{Call-ID}          "{user}|{contact}" for the SIP dialogs of the pair (expires with them)
  *   passerelle:translator:presence:due                     ZSET of "{user}|{contact}" by the time of its next refresh (ms)
  *   passerelle:translator:presence:held:{user}             SET of contacts whose subscription waits for the user's authorisation
+ *   passerelle:translator:presence:guarded:{user}          SET of Public unverified contacts held or approved (an allow-list change re-checks them)
  */
 import type { Redis } from "ioredis";
 import type { PartnerKind } from "@passerelle/contracts";
@@ -61,8 +62,8 @@ export interface PairRecord {
 
 export interface PresenceStore {
   get(user: string, contact: string): Promise<PairRecord | undefined>;
-  /** Saves the record, its held-set membership and its next refresh time (undefined: none). */
-  put(record: PairRecord, held: boolean, dueAt: number | undefined): Promise<void>;
+  /** Saves the record, its held and guarded set memberships and its next refresh time (undefined: none). */
+  put(record: PairRecord, sets: PairSets, dueAt: number | undefined): Promise<void>;
   remove(user: string, contact: string): Promise<void>;
   bindCall(callId: string, user: string, contact: string, ttlSeconds: number): Promise<void>;
   unbindCall(callId: string): Promise<void>;
@@ -73,6 +74,14 @@ export interface PresenceStore {
    */
   due(now: number, limit: number, leaseMs?: number): Promise<{ user: string; contact: string }[]>;
   held(user: string): Promise<string[]>;
+  guarded(user: string): Promise<string[]>;
+}
+
+export interface PairSets {
+  /** Waits for the user's authorisation. */
+  held: boolean;
+  /** Depends on the user's authorisation (Public unverified, held or approved). */
+  guarded: boolean;
 }
 
 const CLAIM_DUE = `
@@ -94,11 +103,13 @@ export class RedisPresenceStore implements PresenceStore {
     return raw === null ? undefined : (JSON.parse(raw) as PairRecord);
   }
 
-  async put(record: PairRecord, held: boolean, dueAt: number | undefined): Promise<void> {
+  async put(record: PairRecord, sets: PairSets, dueAt: number | undefined): Promise<void> {
     const key = pairKey(record.user, record.contact);
     const tx = this.redis.multi().set(`${PREFIX}pair:${key}`, JSON.stringify(record));
-    if (held) tx.sadd(`${PREFIX}held:${record.user}`, record.contact);
-    else tx.srem(`${PREFIX}held:${record.user}`, record.contact);
+    for (const name of ["held", "guarded"] as const) {
+      if (sets[name]) tx.sadd(`${PREFIX}${name}:${record.user}`, record.contact);
+      else tx.srem(`${PREFIX}${name}:${record.user}`, record.contact);
+    }
     if (dueAt === undefined) tx.zrem(`${PREFIX}due`, key);
     else tx.zadd(`${PREFIX}due`, dueAt, key);
     await tx.exec();
@@ -106,7 +117,13 @@ export class RedisPresenceStore implements PresenceStore {
 
   async remove(user: string, contact: string): Promise<void> {
     const key = pairKey(user, contact);
-    await this.redis.multi().del(`${PREFIX}pair:${key}`).srem(`${PREFIX}held:${user}`, contact).zrem(`${PREFIX}due`, key).exec();
+    await this.redis
+      .multi()
+      .del(`${PREFIX}pair:${key}`)
+      .srem(`${PREFIX}held:${user}`, contact)
+      .srem(`${PREFIX}guarded:${user}`, contact)
+      .zrem(`${PREFIX}due`, key)
+      .exec();
   }
 
   async bindCall(callId: string, user: string, contact: string, ttlSeconds: number): Promise<void> {
@@ -131,6 +148,10 @@ export class RedisPresenceStore implements PresenceStore {
   async held(user: string): Promise<string[]> {
     return (await this.redis.smembers(`${PREFIX}held:${user}`)).sort();
   }
+
+  async guarded(user: string): Promise<string[]> {
+    return (await this.redis.smembers(`${PREFIX}guarded:${user}`)).sort();
+  }
 }
 
 /** The same in memory, for tests. */
@@ -139,18 +160,24 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly calls = new Map<string, string>();
   readonly dueAt = new Map<string, number>();
   readonly heldSets = new Map<string, Set<string>>();
+  readonly guardedSets = new Map<string, Set<string>>();
 
   get(user: string, contact: string): Promise<PairRecord | undefined> {
     const r = this.records.get(pairKey(user, contact));
     return Promise.resolve(r === undefined ? undefined : (JSON.parse(JSON.stringify(r)) as PairRecord));
   }
-  put(record: PairRecord, held: boolean, dueAt: number | undefined): Promise<void> {
+  put(record: PairRecord, sets: PairSets, dueAt: number | undefined): Promise<void> {
     const key = pairKey(record.user, record.contact);
     this.records.set(key, JSON.parse(JSON.stringify(record)) as PairRecord);
-    const set = this.heldSets.get(record.user) ?? new Set<string>();
-    if (held) set.add(record.contact);
-    else set.delete(record.contact);
-    this.heldSets.set(record.user, set);
+    for (const [all, member] of [
+      [this.heldSets, sets.held],
+      [this.guardedSets, sets.guarded],
+    ] as const) {
+      const set = all.get(record.user) ?? new Set<string>();
+      if (member) set.add(record.contact);
+      else set.delete(record.contact);
+      all.set(record.user, set);
+    }
     if (dueAt === undefined) this.dueAt.delete(key);
     else this.dueAt.set(key, dueAt);
     return Promise.resolve();
@@ -159,6 +186,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const key = pairKey(user, contact);
     this.records.delete(key);
     this.heldSets.get(user)?.delete(contact);
+    this.guardedSets.get(user)?.delete(contact);
     this.dueAt.delete(key);
     return Promise.resolve();
   }
@@ -181,5 +209,8 @@ export class MemoryPresenceStore implements PresenceStore {
   }
   held(user: string): Promise<string[]> {
     return Promise.resolve([...(this.heldSets.get(user) ?? [])].sort());
+  }
+  guarded(user: string): Promise<string[]> {
+    return Promise.resolve([...(this.guardedSets.get(user) ?? [])].sort());
   }
 }
