@@ -347,6 +347,7 @@ test("Romeo revokes at the presence server (terminated;reason=rejected): Alice g
 
 test("presence from a contact Romeo does not watch, and probes from one he did not approve, leak nothing", async () => {
   const f = fixture();
+  assert.equal((await f.fromXmpp("prosody.test", `<presence type='subscribe' to='${ROMEO}'/>`, "federated")).outcome, "ignored", "a server has no presentity");
   assert.equal((await f.fromXmpp(`${ALICE}/phone`, `<presence to='${ROMEO}'/>`, "federated")).outcome, "ignored");
   await f.fromXmpp(`${ALICE}/phone`, `<presence type='probe' to='${ROMEO}'/>`, "federated");
   assert.equal(f.xmpp.length + f.sent.length, 0);

@@ -141,6 +141,8 @@ export class PresenceService {
       return { v: 1, id, outcome: "failed", error: xmppError("jid-malformed") };
     }
     const contact = contactFull.bare();
+    // Presence to or from a bare domain (a server, not a person) has no SIP presentity.
+    if (user.local === undefined || contact.local === undefined) return { v: 1, id, outcome: "ignored" };
     const u = user.toString();
     const c = contact.toString();
     // Policy always says; a request without it gets the strictest rules.
