@@ -8,12 +8,12 @@
 //     an invalid file → reported, nothing changes; second.test removed → the record we published
 //     there is deleted, a record someone else added to the same RRset stays
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { RawConfig } from "@passerelle/config";
 import { startGateway, type Gateway } from "@passerelle/launcher";
-import { createNetns, createScope, sleep, startBind9, startNats, startRedis, sweepStaleNetns, type Bind9Server, type Netns } from "@passerelle/testkit";
+import { createNetns, createScope, repoRoot, sleep, startBind9, startNats, startRedis, sweepStaleNetns, type Bind9Server, type Netns } from "@passerelle/testkit";
 
 const DNS_ADDRESS = "127.0.0.53";
 const GATEWAY_ADDRESS = "127.0.0.3";
@@ -24,7 +24,13 @@ type LogLine = Record<string, unknown>;
 function logLines(gateway: Gateway): LogLine[] {
   const service = gateway.services.find((s) => s.name === "dns-registrar");
   assert.ok(service);
-  return readFileSync(service.process.logFile, "utf8")
+  return linesOf(service.process.logFile);
+}
+
+/** The registrar's log file is the same for every gateway of the scope (appended to): tests skip the lines before theirs. */
+function linesOf(file: string): LogLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => {
@@ -36,10 +42,10 @@ function logLines(gateway: Gateway): LogLine[] {
     });
 }
 
-async function waitForLine(gateway: Gateway, test: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+async function waitForLine(gateway: Gateway, test: (l: LogLine) => boolean, timeoutMs = 15_000, since = 0): Promise<LogLine> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const found = logLines(gateway).find(test);
+    const found = logLines(gateway).slice(since).find(test);
     if (found !== undefined) return found;
     await sleep(100);
   }
@@ -55,6 +61,15 @@ function sample(text: string, name: string, label: string): number | undefined {
 async function metrics(netns: Netns, url: string): Promise<string> {
   const script = `fetch(${JSON.stringify(`${url}/metrics`)},{signal:AbortSignal.timeout(3000)}).then(r=>r.text()).then(t=>console.log(t),e=>console.log(String(e)))`;
   return (await netns.exec(process.execPath, ["-e", script], { timeoutMs: 8000, allowFailure: true })).stdout;
+}
+
+/** Publishes one `passerelle.v1.config.changed` event from inside the namespace (as policy does after an admin change). */
+async function publishConfigChanged(netns: Netns, natsUrl: string, event: Record<string, unknown>): Promise<void> {
+  const script = `const { connect } = require("@nats-io/transport-node");
+(async () => { const nc = await connect({ servers: ${JSON.stringify(natsUrl)} }); nc.publish("passerelle.v1.config.changed", JSON.stringify(${JSON.stringify(event)})); await nc.drain(); console.log("published"); })().catch((e) => { console.log(String(e)); process.exit(1); });`;
+  // Run from the runtime package, whose node_modules hold the NATS client.
+  const result = await netns.exec(process.execPath, ["-e", script], { cwd: join(repoRoot, "packages", "runtime"), timeoutMs: 10_000, allowFailure: true });
+  assert.equal(result.stdout.trim(), "published", result.stderr);
 }
 
 describe("dns-registrar publishes our SRV records by signed dynamic update", { timeout: 120_000 }, () => {
@@ -150,9 +165,10 @@ describe("dns-registrar publishes our SRV records by signed dynamic update", { t
   it("records follow the configuration file: they change, an invalid file changes nothing, and they disappear when a domain goes", async () => {
     assert.ok(dns.tsig);
     const first = config(dns.tsig.file, 9107);
+    const since = linesOf(join(scope.workDir, "dns-registrar-0.log")).length;
     const gateway = await startGateway(scope, { config: first, netns, replicas: { "dns-registrar": 1 }, env: { LOG_LEVEL: "debug" } });
     for (const domain of ["gateway.test", "second.test"]) {
-      await waitForLine(gateway, (l) => (l.msg === "published SRV records updated" || l.msg === "published SRV records in sync") && l.domain === domain && l.reason === "start");
+      await waitForLine(gateway, (l) => (l.msg === "published SRV records updated" || l.msg === "published SRV records in sync") && l.domain === domain && l.reason === "start", 15_000, since);
     }
     assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), `0 5 5269 ${EDGE}.`);
 
@@ -160,7 +176,7 @@ describe("dns-registrar publishes our SRV records by signed dynamic update", { t
     const moved: RawConfig = { ...first, gateway: { ...first.gateway, edgeFqdn: "edge2.gateway.test" }, edge: { listen: { host: GATEWAY_ADDRESS, port: 5299 } } };
     writeFileSync(gateway.configFile, JSON.stringify(moved, null, 2));
     for (const domain of ["gateway.test", "second.test"]) {
-      const line = await waitForLine(gateway, (l) => l.msg === "published SRV records updated" && l.domain === domain && l.reason === "configuration file changed");
+      const line = await waitForLine(gateway, (l) => l.msg === "published SRV records updated" && l.domain === domain && l.reason === "configuration file changed", 15_000, since);
       assert.equal(line.transport, "udp");
     }
     assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 5 5299 edge2.gateway.test.");
@@ -168,7 +184,7 @@ describe("dns-registrar publishes our SRV records by signed dynamic update", { t
 
     // A broken file: reported, the previous configuration stays in force, DNS untouched.
     writeFileSync(gateway.configFile, JSON.stringify({ ...moved, domains: [{ xmpp: "not a domain!" }] }));
-    const invalid = await waitForLine(gateway, (l) => l.msg === "configuration file is invalid; the previous configuration stays in force");
+    const invalid = await waitForLine(gateway, (l) => l.msg === "configuration file is invalid; the previous configuration stays in force", 15_000, since);
     assert.match(String(invalid.problem), /domains/);
     assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.second.test"), "0 5 5299 edge2.gateway.test.");
 
@@ -176,10 +192,20 @@ describe("dns-registrar publishes our SRV records by signed dynamic update", { t
     const added = await dns.nsupdate("zone second.test\nupdate add _xmpp-server._tcp.second.test 60 IN SRV 10 0 5269 backup.second.test.");
     assert.equal(added.code, 0, added.stderr);
     writeFileSync(gateway.configFile, JSON.stringify({ ...moved, domains: [{ xmpp: "gateway.test" }] }, null, 2));
-    const removed = await waitForLine(gateway, (l) => l.msg === "published SRV records removed" && l.domain === "second.test");
+    const removed = await waitForLine(gateway, (l) => l.msg === "published SRV records removed" && l.domain === "second.test", 15_000, since);
     assert.deepEqual(removed.records, [{ priority: 0, weight: 5, port: 5299, target: "edge2.gateway.test" }]);
     assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.second.test"), "10 0 5269 backup.second.test.", "only what we published is gone");
     assert.equal(await dns.dig("TXT", "_xmpp-server._tcp.second.test"), '"not ours, keep me"');
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 5 5299 edge2.gateway.test.");
+
+    // Someone edits our record by hand; a config.changed (settings) event makes the registrar look
+    // again: the drift is reported and repaired.
+    const edited = await dns.nsupdate("zone gateway.test\nupdate delete _xmpp-server._tcp.gateway.test SRV\nupdate add _xmpp-server._tcp.gateway.test 60 IN SRV 0 0 5999 rogue.gateway.test.");
+    assert.equal(edited.code, 0, edited.stderr);
+    await publishConfigChanged(netns, first.nats?.url ?? "", { v: 1, kind: "settings", key: "edgeFqdn" });
+    const repaired = await waitForLine(gateway, (l) => l.msg === "published SRV records drifted" && l.domain === "gateway.test" && l.reason === "config.changed settings edgeFqdn", 15_000, since);
+    assert.equal(repaired.drift, "differs");
+    await waitForLine(gateway, (l) => l.msg === "published SRV records updated" && l.domain === "gateway.test" && l.reason === "config.changed settings edgeFqdn", 15_000, since);
     assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), "0 5 5299 edge2.gateway.test.");
 
     const text = await metrics(netns, gateway.services[0]?.httpUrl ?? "");
