@@ -186,7 +186,11 @@ export async function runService(definition: ServiceDefinition, config = loadCon
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 
+  // Not ready until the service's own start has run (e.g. the edge listens only at its end).
+  let started = false;
+  checks.set("started", () => started);
   await definition.start(ctx);
+  started = true;
   markReady(ctx);
   log.info("started");
   return ctx;
