@@ -376,3 +376,22 @@ test("Juliet takes Carol (Public unverified) off her allow-list: Carol's subscri
   assert.equal(f.sent.at(-1)?.headers.get("expires"), "0");
   assert.equal(await f.store.get(ROMEO, "carol@unverified.test"), undefined);
 });
+
+test("an out-of-dialog SUBSCRIBE with Expires: 0 is a fetch (RFC 6665 §4.4.3): 200, one NOTIFY terminated with the current PIDF, no XMPP stanza", async () => {
+  const f = fixture();
+  await (await f.service.fromSip(watcherSubscribe(ALICE))).after?.();
+  await f.fromXmpp(`${ALICE}/phone`, `<presence type='subscribed' to='${ROMEO}'/>`, "federated");
+  await f.fromXmpp(`${ALICE}/phone`, `<presence to='${ROMEO}'><show>away</show></presence>`, "federated");
+  const stanzas = f.xmpp.length;
+  const fetch = await f.service.fromSip(watcherSubscribe(ALICE, { expires: "0", callId: "fetch-1" }));
+  assert.equal(fetch.status, 200);
+  assert.ok(fetch.toTag);
+  await fetch.after?.();
+  const notify = f.sent.at(-1);
+  assert.equal(notify?.headers.get("call-id"), "fetch-1");
+  assert.equal(notify?.headers.get("cseq"), "1 NOTIFY");
+  assert.equal(notify?.headers.get("subscription-state"), "terminated;reason=timeout");
+  assert.match(notify?.body.toString("utf8") ?? "", /<rpid:away\/>/);
+  assert.equal(f.xmpp.length, stanzas);
+  assert.equal((await f.store.get(ROMEO, ALICE))?.state, "to", "the subscription is untouched");
+});

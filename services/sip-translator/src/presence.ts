@@ -339,11 +339,20 @@ export class PresenceService {
     if (fromTag === undefined) return this.refuse("subscribe", 400, "From without tag", { user, contact });
     const type = meaning.event.type;
     if (type === "unsubscribe") {
-      // An out-of-dialog Expires: 0 is a fetch-and-forget: the user removes the contact.
-      return this.chain.run(pairKey(user, contact), async () => {
-        const record = (await this.o.store.get(user, contact)) ?? this.fresh(user, contact, "public-unverified");
-        return this.userUnsubscribes(record, request);
-      });
+      // RFC 6665 §4.4.3: an out-of-dialog Expires: 0 is a fetch: one NOTIFY with the current state, no change.
+      const once: WatcherDialog = { ...this.watcherDialog(request, callId, target), cseq: 1, expiresAt: this.now() };
+      this.o.onEvent?.({ kind: "subscribe", outcome: "ok", user, contact, status: 200, detail: "fetch" });
+      return {
+        status: 200,
+        reason: "OK",
+        toTag: once.localTag,
+        headers: [["Expires", "0"], ["Contact", `<${this.o.contactUri}>`], ...once.routes.map((r): [string, string] => ["Record-Route", r])],
+        after: async () => {
+          const record = await this.o.store.get(user, contact);
+          const view = record !== undefined && flagsOf(record.state).to ? this.contactPidf(record) : undefined;
+          await this.sendNotify(user, contact, once, { state: "terminated", reason: "timeout" }, view);
+        },
+      };
     }
     let verdict: OutboundAuthorizeReply;
     try {
@@ -358,18 +367,8 @@ export class PresenceService {
     // RFC 6665 §4.2.1.1: the notifier may shorten the duration asked for.
     const requested = Number(request.headers.get("expires") ?? this.o.maxWatcherExpires);
     const expires = Math.min(Number.isFinite(requested) ? requested : this.o.maxWatcherExpires, this.o.maxWatcherExpires);
-    const localTag = generateTag();
-    const toValue = request.headers.get("to") ?? "";
-    const watcher: WatcherDialog = {
-      callId,
-      localTag,
-      remote: request.headers.get("from") ?? "",
-      local: toValue,
-      target,
-      routes: request.headers.getAll("record-route"),
-      cseq: 0,
-      expiresAt: this.now() + expires * 1000,
-    };
+    const watcher: WatcherDialog = { ...this.watcherDialog(request, callId, target), expiresAt: this.now() + expires * 1000 };
+    const localTag = watcher.localTag;
     return this.chain.run(pairKey(user, contact), async () => {
       const record = (await this.o.store.get(user, contact)) ?? this.fresh(user, contact, verdict.partnerType ?? "public-unverified");
       if (verdict.partnerType !== undefined) record.partnerType = verdict.partnerType;
@@ -391,6 +390,19 @@ export class PresenceService {
         after: () => this.chain.run(pairKey(user, contact), () => this.carryOut(user, contact, result.actions)),
       };
     });
+  }
+
+  /** The dialog a SUBSCRIBE creates at us, the notifier (RFC 3261 §12.1.1, RFC 6665 §4.2.1). */
+  private watcherDialog(request: SipRequest, callId: string, target: string): Omit<WatcherDialog, "expiresAt"> {
+    return {
+      callId,
+      localTag: generateTag(),
+      remote: request.headers.get("from") ?? "",
+      local: request.headers.get("to") ?? "",
+      target,
+      routes: request.headers.getAll("record-route"),
+      cseq: 0,
+    };
   }
 
   private async userUnsubscribes(record: PairRecord, request: SipRequest): Promise<SipAnswer> {
@@ -564,13 +576,36 @@ export class PresenceService {
     else if (left === 0) state = { state: "terminated", reason: "timeout" };
     else if (flagsOf(record.state).to) {
       state = { state: "active", expires: left };
-      const current = this.contactState(record);
-      if (current !== undefined) {
-        const entity = this.o.mapper.jidToSipUriString(contact);
-        pidf = presenceToPidf(current.info, { entity, tupleId: tupleIdForResource(current.resource), includeNote: noteVisibleTo(record.partnerType) });
-      }
+      pidf = this.contactPidf(record);
     } else state = { state: "pending", expires: left };
     w.cseq += 1;
+    if (state.state === "terminated") {
+      delete record.watcher;
+      await this.o.store.unbindCall(w.callId);
+    }
+    await this.save(record);
+    const status = await this.sendNotify(user, contact, w, state, pidf);
+    if (status === 481 && state.state !== "terminated") {
+      // RFC 6665 §4.2.2: the watcher's dialog is gone.
+      const again = await this.o.store.get(user, contact);
+      if (again?.watcher?.callId === w.callId) {
+        delete again.watcher;
+        await this.o.store.unbindCall(w.callId);
+        await this.save(again);
+      }
+    }
+  }
+
+  /** The contact's presence as the PIDF a watcher gets (the note only from Federated partners). */
+  private contactPidf(record: PairRecord): string | undefined {
+    const current = this.contactState(record);
+    if (current === undefined) return undefined;
+    const entity = this.o.mapper.jidToSipUriString(record.contact);
+    return presenceToPidf(current.info, { entity, tupleId: tupleIdForResource(current.resource), includeNote: noteVisibleTo(record.partnerType) });
+  }
+
+  /** One NOTIFY in a watcher's dialog; resolves with the answer's status. */
+  private async sendNotify(user: string, contact: string, w: WatcherDialog, state: NotifyState, pidf: string | undefined): Promise<number> {
     const draft = {
       requestUri: w.target,
       from: `${w.local};tag=${w.localTag}`,
@@ -582,23 +617,10 @@ export class PresenceService {
     const notify = buildSipNotify(draft, state, pidf);
     // RFC 3261 §12.2.1.1: the route set (the proxy's Record-Route) goes in Route headers.
     for (const route of w.routes) notify.headers.append("Route", route);
-    if (state.state === "terminated") {
-      delete record.watcher;
-      await this.o.store.unbindCall(w.callId);
-    }
-    await this.save(record);
     const answer = await this.o.sipSend(notify);
     const status = answer.response.status;
     this.o.onEvent?.({ kind: "notify-watcher", outcome: status < 300 ? "ok" : "failed", user, contact, status, detail: `${state.state}${pidf === undefined ? "" : " with PIDF"}` });
-    if (status === 481 && state.state !== "terminated") {
-      // RFC 6665 §4.2.2: the watcher's dialog is gone.
-      const again = await this.o.store.get(user, contact);
-      if (again?.watcher?.callId === w.callId) {
-        delete again.watcher;
-        await this.o.store.unbindCall(w.callId);
-        await this.save(again);
-      }
-    }
+    return status;
   }
 
   // RFC 8048 §5.2 / RFC 3856 §6: the gateway watches the user's presence for the contact.
