@@ -37,8 +37,8 @@ export function publicationSettingsOf(config: GatewayConfig): PublicationSetting
 const sameSettings = (a: PublicationSettings, b: PublicationSettings): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export interface PublicationOptions {
-  readonly publisher: Publisher;
-  readonly store: PublishedStore;
+  readonly publisher: Pick<Publisher, "reconcile" | "remove">;
+  readonly store: Pick<PublishedStore, "all" | "remember" | "forget">;
   readonly settings: PublicationSettings;
   readonly log: Logger;
   readonly metrics: ServiceContext["metrics"];
