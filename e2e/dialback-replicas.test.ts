@@ -190,6 +190,8 @@ describe("dialback with two edge replicas: db:verify lands on the replica that d
     assert.equal(message.body, body);
     const line = await waitForLine(replica1.logFile, (l) => l.msg === "inbound stream authenticated" && l.partner === PARTNER);
     assert.equal(line.method, "dialback");
+    assert.equal(line.tls, true);
+    assert.equal(scene.logOf("edge-listener").some((l) => l.msg === "inbound stream authenticated"), false, "replica 0 took no inbound stream");
     // The authority dialled Prosody back itself and said "valid" to replica 1's question.
     const m1 = await metricsOf(`http://127.0.0.1:${REPLICA1_HTTP}`);
     assert.ok(busCount(m1, "passerelle.v1.dialback.authorize", "out", "answered") >= 1, m1.split("\n").filter((l) => l.includes("dialback")).join("\n"));
