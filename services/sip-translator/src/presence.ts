@@ -47,6 +47,7 @@ import {
   classifySipNotify,
   classifySipSubscribe,
   reduceSubscription,
+  subscriptionFlags,
   type NotifyState,
   type SubscriptionAction,
   type SubscriptionEvent,
@@ -107,17 +108,8 @@ const MAX_RECHECKED = 5000;
 const MAX_WATCH_RETRY_MS = 60_000;
 const ALLOW_EVENTS: [string, string] = ["Allow-Events", "presence"];
 
-function flagsOf(state: SubscriptionState): { to: boolean; from: boolean; pendingIn: boolean } {
-  return {
-    to: state === "to" || state === "to+pending-in" || state === "both",
-    from: state === "from" || state === "from+pending-out" || state === "both",
-    pendingIn: state === "none+pending-in" || state === "none+pending-out+in" || state === "to+pending-in",
-  };
-}
-
-function pendingOut(state: SubscriptionState): boolean {
-  return state === "none+pending-out" || state === "none+pending-out+in" || state === "from+pending-out";
-}
+const flagsOf = subscriptionFlags;
+const pendingOut = (state: SubscriptionState): boolean => subscriptionFlags(state).pendingOut;
 
 export class PresenceService {
   private readonly chain = new KeyedChain();

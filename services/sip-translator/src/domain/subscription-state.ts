@@ -71,11 +71,17 @@ export interface SubscriptionResult {
   actions: SubscriptionAction[];
 }
 
-interface Flags {
+export interface SubscriptionFlags {
   to: boolean;
   from: boolean;
   pendingOut: boolean;
   pendingIn: boolean;
+}
+type Flags = SubscriptionFlags;
+
+/** The four facts a state stands for (RFC 6121 Appendix A.1). */
+export function subscriptionFlags(s: SubscriptionState): SubscriptionFlags {
+  return flags(s);
 }
 
 function flags(s: SubscriptionState): Flags {
