@@ -75,6 +75,7 @@ describe("passerelle check against a real Prosody partner", { timeout: 120_000 }
     assert.equal(run.code, 0, run.out);
     for (const step of [
       `our SRV records (${GATEWAY_DOMAIN})`,
+      "our edge reachable",
       "our certificate",
       "partner entry",
       "partner DNS",
@@ -92,7 +93,7 @@ describe("passerelle check against a real Prosody partner", { timeout: 120_000 }
     assert.match(lineOf(run, "negotiation"), /usable: SASL EXTERNAL/);
     // This Prosody runs without dialback: the round trip is not possible, and says why.
     assert.match(lineOf(run, "dialback round trip"), /^SKIP {2}dialback round trip: prosody\.test does not offer dialback/);
-    assert.match(run.lines.at(-1) ?? "", /^OK: 10 steps, 0 failed, 0 with warnings/);
+    assert.match(run.lines.at(-1) ?? "", /^OK: 11 steps, 0 failed, 0 with warnings/);
   });
 
   it("a dialback partner: the round trip goes through our edge and authority; its self-signed certificate only warns", async () => {
@@ -125,7 +126,7 @@ describe("passerelle check against a real Prosody partner", { timeout: 120_000 }
       assert.match(hintAfter(run, "partner DNS"), /publish "_xmpp-server\._tcp\.prosody\.test\. SRV 0 5 5269 <their server>\.", or set proxyFqdn/);
       assert.match(lineOf(run, "partner reachable"), /^SKIP/);
       assert.match(lineOf(run, "our certificate"), /^PASS/);
-      assert.match(run.lines.at(-1) ?? "", /^FAILED: 10 steps, 1 failed/);
+      assert.match(run.lines.at(-1) ?? "", /^FAILED: 11 steps, 1 failed/);
     } finally {
       scene.dns.replaceZone({ domain: PARTNER, records: xmppServerRecords(PARTNER, PARTNER_ADDRESS, { srvOnly: true }) });
       await until(async () => (await scene.dns.dig("SRV", `_xmpp-server._tcp.${PARTNER}`)) !== "", "bind9 serves the SRV record again");

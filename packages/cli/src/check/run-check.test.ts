@@ -64,11 +64,13 @@ test("our SRV records: a lookup that fails is a failure naming the server, with 
     [
       ["our SRV records (contoso.example)", "fail"],
       ["our SRV records (fabrikam.example)", "fail"],
+      ["our edge reachable", "fail"], // edge.contoso.example cannot be looked up either
       ["our certificate", "fail"], // the files do not exist
     ],
   );
   assert.match(results[0]?.summary ?? "", /_xmpp-server\._tcp\.contoso\.example: lookup failed .*asked 127\.0\.0\.1:9/);
   assert.match(results[0]?.hint ?? "", /dns\.server/);
+  assert.match(results[2]?.hint ?? "", /start the edge listener/);
 });
 
 test("a result is one line, its hint indented under it (never under a pass)", () => {
@@ -94,5 +96,5 @@ test("passerelle check: registered, refuses a bad domain and bad options, exits 
 
   const failing = recordingContext(dir);
   assert.equal(await run(["check", "--config", config, "--dns-server", NO_DNS, "--timeout", "1"], failing), 1);
-  assert.match(failing.stdout.at(-1) ?? "", /^FAILED: 3 steps, 3 failed/);
+  assert.match(failing.stdout.at(-1) ?? "", /^FAILED: 4 steps, 4 failed/);
 });

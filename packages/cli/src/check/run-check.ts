@@ -3,6 +3,7 @@
  * Test-CsXmppIM and `prosodyctl check` do, one result per step with a hint on failure:
  *
  *   our SRV records     _xmpp-server._tcp.<each local domain>, as the configured resolver sees them
+ *   our edge reachable  TCP to each of those targets (else the edge FQDN), from where the check runs
  *   our certificate     edge.tls.certFile: names every local domain (RFC 9525), dates, key
  *   partner entry       what the configuration allows the partner (TLS, SASL, dialback, proxy)
  *   partner DNS         its proxy FQDN, else XEP-0368 / RFC 6120 §3.2 SRV, else A/AAAA on 5269
@@ -88,6 +89,7 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   const edgePort = config.edge.listen.port;
 
   // Our SRV records, as the world sees them (RFC 6120 §3.2.1).
+  const ourTargets = new Map<string, Target>();
   for (const { xmpp: domain } of config.domains) {
     const step = `our SRV records (${domain})`;
     const name = `_xmpp-server._tcp.${domain}`;
@@ -95,6 +97,7 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
     const publishHint = `publish "${name}. SRV 0 5 ${edgePort} ${edgeFqdn}." in your DNS (or set dns.publish and let the dns-registrar do it)`;
     try {
       const records = await resolver.srv(name);
+      for (const r of records.slice(0, 8)) if (r.host !== "") ourTargets.set(`${r.host.toLowerCase()}:${r.port}`, { host: r.host, port: r.port });
       if (records.length === 0) {
         yield fail(step, `${name}: no SRV record (asked ${resolver.label})`, `partners cannot find your edge; ${publishHint}`);
       } else if (records.length === 1 && records[0]?.host === "") {
@@ -107,6 +110,33 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
     } catch (err) {
       yield fail(step, `${name}: lookup failed (${message(err)}, asked ${resolver.label})`, "check dns.server and that the DNS server answers");
     }
+  }
+
+  // Our edge, where partners are sent: each SRV target (else the edge FQDN) accepts TCP, from here.
+  {
+    const step = "our edge reachable";
+    const targets = ourTargets.size > 0 ? [...ourTargets.values()].slice(0, 8) : [{ host: edgeFqdn, port: edgePort }];
+    const reachedOurs: string[] = [];
+    const problems: string[] = [];
+    for (const t of targets) {
+      let addresses: string[] = [];
+      try {
+        addresses = await resolver.addresses(t.host);
+      } catch (err) {
+        problems.push(`${t.host}: ${message(err)}`);
+        continue;
+      }
+      if (addresses.length === 0) problems.push(`${t.host}: no A/AAAA record`);
+      for (const address of addresses.slice(0, 4)) {
+        const error = await tcpProbe(address, t.port, Math.min(timeoutMs, 5000));
+        if (error === undefined) reachedOurs.push(`${t.host} (${address}):${t.port}`);
+        else problems.push(`${t.host} (${address}):${t.port}: ${error}`);
+      }
+    }
+    const hint = `partners connect there: start the edge listener, open TCP ${targets[0]?.port ?? edgePort} inbound, and give ${targets[0]?.host ?? edgeFqdn} an A/AAAA record`;
+    if (reachedOurs.length === 0) yield fail(step, `nothing answers: ${problems.join("; ")}`, hint);
+    else if (problems.length > 0) yield warn(step, `${reachedOurs.join(", ")} answer; ${problems.join("; ")}`, hint);
+    else yield pass(step, `${reachedOurs.join(", ")} ${reachedOurs.length === 1 ? "accepts" : "accept"} connections (seen from here)`);
   }
 
   // Our certificate: names every local domain (RFC 9525 via RFC 6120 §13.7.2), dates, key.
