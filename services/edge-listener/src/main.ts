@@ -13,7 +13,7 @@ import {
   type DialbackVerifyRequest,
 } from "@passerelle/contracts";
 import { ensureInboundStream, LivePartners, runService } from "@passerelle/runtime";
-import { serialize } from "@passerelle/xmpp";
+import { serialize, StreamError } from "@passerelle/xmpp";
 import { OutboundDeliveries } from "./adapters/outbound-deliveries.ts";
 import { OutboundPool } from "./adapters/outbound-pool.ts";
 import { S2SListener } from "./adapters/s2s-listener.ts";
@@ -100,7 +100,11 @@ await runService({
         const count = (perPartner.get(info.domain) ?? 0) + 1;
         perPartner.set(info.domain, count);
         sessions.add(info.streamId, { domains: [info.domain], method: info.method, tls: info.tls });
-        return partner === undefined || count <= partner.connectionLimit;
+        // The entry may have changed while the stream negotiated under the previous one.
+        const changed = streamNoLongerAllowed(info.domain, partner, { method: info.method, tls: info.tls });
+        if (changed !== undefined) return new StreamError("policy-violation", changed);
+        if (partner !== undefined && count > partner.connectionLimit) return new StreamError("resource-constraint", `too many connections from ${info.domain}`);
+        return undefined;
       },
       onClosed: (_stream, info) => {
         for (const d of info.domains) {

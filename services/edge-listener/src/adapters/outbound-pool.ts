@@ -9,7 +9,7 @@ import { Resolver } from "node:dns";
 import type { LookupFunction } from "node:net";
 import { readFileSync } from "node:fs";
 import { connectS2S, S2SError, type S2SConnection, type S2STarget } from "@passerelle/s2s";
-import type { Partner } from "@passerelle/config";
+import { streamNoLongerAllowed, type Partner } from "@passerelle/config";
 import type { StanzaErrorInfo } from "@passerelle/contracts";
 import { Counter, Gauge, type Logger, type Registry } from "@passerelle/telemetry";
 import type { StreamParserLimits } from "@passerelle/xmpp";
@@ -211,6 +211,17 @@ export class OutboundPool {
       this.o.log.warn({ remote: link.remoteDomain, kind: e.kind, err: e.message, retryInMs: link.retryAt - Date.now() }, "outbound s2s connection failed");
       const condition = e.kind === "timeout" ? "remote-server-timeout" : "remote-server-not-found";
       return this.failQueue(link, { type: e.kind === "timeout" ? "wait" : "cancel", condition, text: `cannot reach ${link.remoteDomain}: ${e.message}` });
+    }
+    // The entry may have changed (or gone) while the stream was set up under the previous one.
+    const current = this.o.findPartner(link.remoteDomain);
+    const changed = streamNoLongerAllowed(link.remoteDomain, current, { method: connection.authentication, tls: connection.tls !== undefined });
+    if (changed !== undefined) {
+      this.connects.inc({ outcome: "policy-changed", method: connection.authentication });
+      this.o.log.info({ remote: link.remoteDomain, reason: changed }, "closing a new outbound stream: the partner entry changed while it was set up");
+      connection.closeWithError("policy-violation", changed);
+      if (this.links.get(link.key) === link) this.links.delete(link.key);
+      // Removed: not a partner any more. Changed: the next attempt connects under the new entry.
+      return this.failQueue(link, current === undefined ? { type: "cancel", condition: "remote-server-not-found", text: changed } : { type: "wait", condition: "policy-violation", text: changed });
     }
     this.connects.inc({ outcome: "authenticated", method: connection.authentication });
     this.open.inc();

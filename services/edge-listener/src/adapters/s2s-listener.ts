@@ -23,8 +23,11 @@ export interface ListenerOptions {
   metrics: Registry;
   /** Everything InboundStream needs except the transport and the per-connection pieces. */
   streamDeps: Omit<InboundStreamDeps, "transport" | "tlsAvailable" | "newStreamId" | "events">;
-  /** Called on authentication; returns false when the partner's connection limit is reached. */
-  onAuthenticated(stream: InboundStream, info: { streamId: string; domain: string; method: string; tls: boolean }): boolean;
+  /**
+   * Called on authentication; returns the stream error to close the stream with (the partner's
+   * connection limit reached, or its entry changed meanwhile), or undefined to keep it.
+   */
+  onAuthenticated(stream: InboundStream, info: { streamId: string; domain: string; method: "sasl-external" | "dialback"; tls: boolean }): StreamError | undefined;
   onClosed(stream: InboundStream, info: { streamId: string | undefined; domains: string[] }): void;
   /** True while the stanza publisher cannot take more: reading pauses. */
   saturated(): boolean;
@@ -184,10 +187,9 @@ export class S2SListener {
           clearTimeout(establishment);
           this.connections.inc({ state: "authenticated" });
           this.connections.dec({ state: "negotiating" });
-          if (!this.o.onAuthenticated(stream, info)) {
-            stream.fail(new StreamError("resource-constraint", `too many connections from ${info.domain}`));
-          }
+          const refusal = this.o.onAuthenticated(stream, info);
           log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls }, "inbound stream authenticated");
+          if (refusal !== undefined) stream.fail(refusal);
         },
         refused: (info) => {
           this.refusals.inc({ condition: info.condition });
