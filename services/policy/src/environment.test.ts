@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { readAdminTokens } from "./environment.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "policy-env-"));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+test("PASSERELLE_ADMIN_TOKEN is the actor admin; the tokens file adds named actors", () => {
+  const tokens = readAdminTokens({
+    PASSERELLE_ADMIN_TOKEN: " admin-token-0123456789 ",
+    PASSERELLE_ADMIN_TOKENS_FILE: file("tokens", "# ops team\nalice:alice-token-0123456789\n\nci-bot: ci-token-0123456789abc\n"),
+  });
+  assert.deepEqual(tokens, [
+    { name: "admin", token: "admin-token-0123456789" },
+    { name: "alice", token: "alice-token-0123456789" },
+    { name: "ci-bot", token: "ci-token-0123456789abc" },
+  ]);
+});
+
+test("no token anywhere: an empty list (the admin API answers 503)", () => {
+  assert.deepEqual(readAdminTokens({ PASSERELLE_ADMIN_TOKEN: "  " }), []);
+});
+
+test("a malformed line or a short token is refused, naming where", () => {
+  assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKENS_FILE: file("bad", "alice-without-colon\n") }), /PASSERELLE_ADMIN_TOKENS_FILE line 1: expected name:token/);
+  assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKENS_FILE: file("short", "ok:ok-token-0123456789\nbob:short\n") }), /line 2: an admin token must be at least 16 characters/);
+  assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKEN: "short" }), /PASSERELLE_ADMIN_TOKEN: an admin token must be at least 16/);
+  assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKENS_FILE: file("name", "bad name:token-0123456789abcdef\n") }), /the name must be/);
+});
