@@ -65,6 +65,8 @@ const DAY_MS = 86_400_000;
 interface Target {
   host: string;
   port: number;
+  /** XEP-0368: TLS from the first byte. */
+  directTls?: boolean;
 }
 
 const pass = (step: string, summary: string): StepResult => ({ step, status: "pass", summary });
@@ -207,14 +209,18 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
       targets = [{ host: entry.proxyFqdn, port: entry.proxyPort }];
       yield pass(dnsStep, `proxy FQDN ${entry.proxyFqdn}:${entry.proxyPort} from the partner entry (DNS SRV not used)`);
     } else {
-      const direct = await resolver.srv(`_xmpps-server._tcp.${partner}`);
+      // XEP-0368 first (as the edge connects), unless the entry says no TLS; then RFC 6120 §3.2.1.
+      const directRecords = (await resolver.srv(`_xmpps-server._tcp.${partner}`)).filter((r) => r.host !== "");
+      const direct = allowed.tls === "not-supported" ? [] : directRecords;
       const records: SrvTarget[] = await resolver.srv(`_xmpp-server._tcp.${partner}`);
-      const note = direct.length > 0 ? `; direct TLS (XEP-0368): ${describeTargets(direct)}` : "";
-      if (records.length === 1 && records[0]?.host === "") {
+      const note = directRecords.length > 0 ? `; direct TLS (XEP-0368): ${describeTargets(directRecords)}${direct.length === 0 ? " (not used: TLS not supported by the entry)" : ", tried first"}` : "";
+      const noService = records.length === 1 && records[0]?.host === "";
+      targets = direct.map((r) => ({ host: r.host, port: r.port, directTls: true }));
+      if (noService && targets.length === 0) {
         yield fail(dnsStep, `_xmpp-server._tcp.${partner} is "." : ${partner} says it offers no XMPP federation`, `ask ${partner}'s admin whether they federate, or set proxyFqdn in the partner entry`);
-      } else if (records.length > 0) {
-        targets = records.map((r) => ({ host: r.host, port: r.port }));
-        yield pass(dnsStep, `_xmpp-server._tcp.${partner} → ${describeTargets(records)}${note}`);
+      } else if (records.length > 0 || targets.length > 0) {
+        if (!noService) targets.push(...records.map((r) => ({ host: r.host, port: r.port })));
+        yield pass(dnsStep, `_xmpp-server._tcp.${partner} → ${records.length === 0 ? "no record" : noService ? '"." (no service)' : describeTargets(records)}${note}`);
       } else {
         const fallback = await resolver.addresses(partner);
         if (fallback.length > 0) {
@@ -265,7 +271,7 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
     for (const step of later.slice(1)) yield skip(step, "the partner is not reachable");
     return;
   }
-  yield pass("partner reachable", `${reached.target.host} (${reached.address}) port ${reached.target.port}${failures.length > 0 ? `, after: ${failures.join("; ")}` : ""}`);
+  yield pass("partner reachable", `${reached.target.host} (${reached.address}) port ${reached.target.port}${reached.target.directTls === true ? " (direct TLS)" : ""}${failures.length > 0 ? `, after: ${failures.join("; ")}` : ""}`);
 
   // STARTTLS and what the partner offers.
   let ca: string | undefined;
@@ -281,6 +287,7 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
     probe = await probeStream({
       host: reached.address,
       port: reached.target.port,
+      directTls: reached.target.directTls === true,
       localDomain: from,
       remoteDomain: partner,
       starttls: allowed.tls !== "not-supported",
@@ -293,7 +300,9 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   }
   if (probe !== undefined) {
     const offered = describeOffer(probe.before);
-    if (probe.tls !== undefined) {
+    if (probe.directTls && probe.tls !== undefined) {
+      yield pass("partner TLS", `direct TLS (XEP-0368), ${probe.tls.protocol}; offers ${offered}`);
+    } else if (probe.tls !== undefined) {
       const afterText = probe.tls.error === undefined ? `; then offers ${describeOffer(probe.tls.after)}` : `; then the stream failed: ${probe.tls.error}`;
       yield pass("partner TLS", `STARTTLS ${probe.before.starttlsRequired ? "required" : "offered"} (before TLS: ${offered}), ${probe.tls.protocol}${afterText}`);
     } else if (probe.before.starttls) {
@@ -365,7 +374,7 @@ export async function* runCheck(o: CheckOptions): AsyncGenerator<StepResult> {
   const common = {
     localDomain: from,
     remoteDomain: partner,
-    targets: [{ host: reached.address, port: reached.target.port, directTls: false }],
+    targets: [{ host: reached.address, port: reached.target.port, directTls: reached.target.directTls === true }],
     tls: allowed.tls,
     ...(ca === undefined && ourCert === undefined ? {} : { tlsMaterial: { ...(ca === undefined ? {} : { ca }), ...(ourCert ?? {}) } }),
     timeouts: { connectMs: Math.min(timeoutMs, 5000), establishmentMs: timeoutMs },

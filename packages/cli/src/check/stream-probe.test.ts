@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { readFileSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { test } from "node:test";
+import { createTestCa } from "@passerelle/testkit";
+import { tempDir } from "../test-support.ts";
 import { probeStream } from "./stream-probe.ts";
 
 /** A local server that answers each connection with `script` (or nothing). */
@@ -69,4 +73,33 @@ test("STARTTLS refused by the server (<failure/>) is an error naming it", async 
   });
   t.after(() => s.close());
   await assert.rejects(probeStream({ ...options(s.port), starttls: true }), /refused STARTTLS \(<failure\/>\)/);
+});
+
+test("XEP-0368 direct TLS: ALPN xmpp-server, the certificate judged for the partner's domain, the features read over TLS", async (t) => {
+  const dir = tempDir("probe");
+  t.after(() => rmSync(dir, { recursive: true }));
+  const ca = await createTestCa(dir);
+  const cert = await ca.issue({ domains: ["partner.example"], name: "partner", validDays: 365 });
+  let alpn: string | false | null | undefined;
+  const tlsServer = createTlsServer({ cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile), ALPNProtocols: ["xmpp-server"] }, (socket) => {
+    alpn = socket.alpnProtocol;
+    socket.on("error", () => undefined);
+    socket.once("data", () => socket.write(`${HEADER}<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms></stream:features>`));
+  });
+  await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => tlsServer.close(() => resolve())));
+  const address = tlsServer.address();
+  assert.ok(address !== null && typeof address === "object");
+
+  const result = await probeStream({ ...options(address.port), directTls: true, ca: readFileSync(ca.certFile) });
+  assert.equal(alpn, "xmpp-server");
+  assert.equal(result.directTls, true);
+  assert.deepEqual(result.before.saslMechanisms, ["EXTERNAL"]);
+  assert.equal(result.tls?.certificate?.trusted, true);
+  assert.equal(result.tls?.certificate?.namesDomain, true);
+
+  // The same server judged for another domain: trusted, but not naming it.
+  const other = await probeStream({ ...options(address.port), remoteDomain: "elsewhere.example", directTls: true, ca: readFileSync(ca.certFile) });
+  assert.equal(other.tls?.certificate?.namesDomain, false);
+  assert.match(other.tls?.certificate?.identities ?? "", /DNS:partner\.example/);
 });

@@ -29,6 +29,8 @@ export interface PeerCertificateReport {
 
 export interface ProbeResult {
   target: string;
+  /** XEP-0368: TLS from the first byte (then `before` is what was offered over TLS too). */
+  directTls: boolean;
   before: OfferedFeatures;
   /** After STARTTLS; undefined when TLS was not negotiated. */
   tls?: { protocol: string; certificate: PeerCertificateReport | undefined; after: OfferedFeatures; error?: string };
@@ -41,6 +43,8 @@ export interface ProbeOptions {
   remoteDomain: string;
   /** Try STARTTLS when offered. */
   starttls: boolean;
+  /** XEP-0368: TLS from the first byte (ALPN "xmpp-server", SNI the remote domain). */
+  directTls?: boolean;
   ca?: string | Buffer;
   /** Client certificate presented in the handshake (as the edge would). */
   cert?: string | Buffer;
@@ -171,65 +175,77 @@ function reportCertificate(socket: TLSSocket, domain: string): PeerCertificateRe
   };
 }
 
+function tlsOptions(o: ProbeOptions) {
+  return {
+    servername: o.remoteDomain,
+    // Judged below (chain result + RFC 9525 identity), never by Node's CN-based check.
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    minVersion: "TLSv1.2" as const,
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
+    ...(o.cert === undefined || o.key === undefined ? {} : { cert: o.cert, key: o.key }),
+  };
+}
+
+function waitFor(socket: Socket | TLSSocket, event: "connect" | "secureConnect", what: string, deadline: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out`)), Math.max(0, deadline - Date.now()));
+    socket.once(event, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} failed: ${err.message}`));
+    });
+  });
+}
+
 /** Connects, reads the features, does STARTTLS when offered and asked, reads them again, closes. */
 export async function probeStream(o: ProbeOptions): Promise<ProbeResult> {
   const deadline = Date.now() + o.timeoutMs;
   const target = `${o.host}:${o.port}`;
+  if (o.directTls === true) {
+    const direct = tlsConnect({ host: o.host, port: o.port, ...tlsOptions(o), ALPNProtocols: ["xmpp-server"] });
+    try {
+      await waitFor(direct, "secureConnect", `the TLS handshake with ${target}`, deadline);
+      const certificate = reportCertificate(direct, o.remoteDomain);
+      const protocol = direct.getProtocol() ?? "unknown";
+      const reader = new Reader(direct);
+      const offered = await openHeaderAndFeatures(direct, reader, o, deadline);
+      direct.end(STREAM_CLOSE);
+      return { target, directTls: true, before: offered, tls: { protocol, certificate, after: offered } };
+    } finally {
+      setTimeout(() => direct.destroy(), 200).unref();
+    }
+  }
   const raw = netConnect({ host: o.host, port: o.port });
   let secure: TLSSocket | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`connecting to ${target} timed out`)), Math.max(0, deadline - Date.now()));
-      raw.once("connect", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      raw.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+    await waitFor(raw, "connect", `connecting to ${target}`, deadline);
     const reader = new Reader(raw);
     const before = await openHeaderAndFeatures(raw, reader, o, deadline);
     if (!before.starttls || !o.starttls) {
       raw.end(STREAM_CLOSE);
-      return { target, before };
+      return { target, directTls: false, before };
     }
     raw.write(serialize(xml("starttls", { xmlns: NS.tls })));
     const answer = await reader.next("the STARTTLS answer", deadline);
     if (!answer.is("proceed", NS.tls)) throw new Error(`the server refused STARTTLS (<${answer.name}/>)`);
     reader.detach();
-    secure = tlsConnect({
-      socket: raw,
-      servername: o.remoteDomain,
-      rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
-      minVersion: "TLSv1.2",
-      ...(o.ca === undefined ? {} : { ca: o.ca }),
-      ...(o.cert === undefined || o.key === undefined ? {} : { cert: o.cert, key: o.key }),
-    });
+    secure = tlsConnect({ socket: raw, ...tlsOptions(o) });
     const tlsSocket = secure;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the TLS handshake timed out")), Math.max(0, deadline - Date.now()));
-      tlsSocket.once("secureConnect", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      tlsSocket.once("error", (err) => {
-        clearTimeout(timer);
-        reject(new Error(`TLS handshake failed: ${err.message}`));
-      });
-    });
+    await waitFor(tlsSocket, "secureConnect", "the TLS handshake", deadline);
     const certificate = reportCertificate(tlsSocket, o.remoteDomain);
     const protocol = tlsSocket.getProtocol() ?? "unknown";
     reader.restart(tlsSocket);
     try {
       const after = await openHeaderAndFeatures(tlsSocket, reader, o, deadline);
       tlsSocket.end(STREAM_CLOSE);
-      return { target, before, tls: { protocol, certificate, after } };
+      return { target, directTls: false, before, tls: { protocol, certificate, after } };
     } catch (err) {
       // Some servers close a stream whose client certificate they dislike: the handshake still told us a lot.
-      return { target, before, tls: { protocol, certificate, after: { starttls: false, starttlsRequired: false, saslMechanisms: [], dialback: false }, error: (err as Error).message } };
+      return { target, directTls: false, before, tls: { protocol, certificate, after: { starttls: false, starttlsRequired: false, saslMechanisms: [], dialback: false }, error: (err as Error).message } };
     }
   } finally {
     // Let the closing tag go out, then make sure nothing stays open.
