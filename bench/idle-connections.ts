@@ -1,0 +1,268 @@
+// Memory per idle authenticated s2s connection at one edge-listener replica (the real process,
+// started through packages/launcher with NATS and Redis), with TLS:
+//
+//   N connections from bench.test (a partner with TLS and SASL required, connection limit N):
+//   TCP → header → STARTTLS → TLS (client certificate for bench.test) → header → SASL EXTERNAL
+//   → header → features, then silence. The edge's VmRSS (/proc/<pid>/status) and V8 heap
+//   (process.memoryUsage() through the inspector, after a forced full GC) are read before and
+//   after; the growth divided by N is the figure. The bar (MISSION.md): ≤ 40 KiB per connection
+//   with TLS, 10,000 per replica; Prosody 0.12.3 48 KiB TLS, ejabberd 23.01 98 KiB TLS.
+//
+//   node --experimental-websocket --import tsx bench/idle-connections.ts [--connections 10000]
+//        [--concurrency 200] [--settle-seconds 5] [--heap-snapshot FILE]
+//
+// The client is deliberately lean (regular expressions over the server's bytes, no XML parser):
+// it has to hold N TLS sockets itself. Connections come from several loopback source addresses
+// (127.0.0.10–127.0.0.25) so ephemeral ports never run out. File descriptor limits of both
+// processes are raised with prlimit. A benchmark, not a test: it prints figures, asserts nothing.
+import { readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { parseArgs } from "node:util";
+import { cpus, totalmem } from "node:os";
+import { execFileSync } from "node:child_process";
+import type { RawConfig } from "@passerelle/config";
+import { createScope, createTestCa, freePort, sleep, startNats, startRedis } from "@passerelle/testkit";
+import { startGateway } from "../packages/launcher/src/index.ts";
+import { InspectorClient, type MemoryUsage } from "./lib/inspector.ts";
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: "string", default: "10000" },
+    concurrency: { type: "string", default: "200" },
+    "settle-seconds": { type: "string", default: "5" },
+    "heap-snapshot": { type: "string" },
+  },
+});
+const positive = (name: string, raw: string | undefined): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${raw}`);
+  return n;
+};
+const N = positive("connections", values.connections);
+const CONCURRENCY = positive("concurrency", values.concurrency);
+const SETTLE_MS = positive("settle-seconds", values["settle-seconds"]) * 1000;
+if (N > 10_000) throw new Error("--connections is at most 10000 (a partner's connection limit)");
+
+const HOST = "127.0.0.1";
+const GATEWAY = "gateway.test";
+const PARTNER = "bench.test";
+const SOURCES = Array.from({ length: 16 }, (_, i) => `127.0.0.${10 + i}`);
+const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${PARTNER}' to='${GATEWAY}' version='1.0'>`;
+const FEATURES_END = /<\/stream:features>|<stream:features\s*\/>/;
+const out = (line = ""): void => {
+  process.stdout.write(`${line}\n`);
+};
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+function vmRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (m === null) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** Raises the soft descriptor limit to the hard one (we cannot raise the hard one here); returns it. */
+function raiseFdLimit(pid: number): number {
+  const hard = Number(execFileSync("prlimit", ["--pid", String(pid), "--nofile", "--output=HARD", "--noheadings"]).toString().trim());
+  execFileSync("prlimit", ["--pid", String(pid), `--nofile=${hard}:${hard}`]);
+  return hard;
+}
+
+interface Identity {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+/** Waits until `pattern` shows up in what the socket sends (bounded), then returns. */
+function expect(socket: Socket, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}; received: ${seen.slice(-300)}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString("utf8");
+      if (/<stream:error/.test(seen)) finish(new Error(`stream error while waiting for ${what}: ${seen.slice(-300)}`));
+      else if (pattern.test(seen)) finish();
+    };
+    const onClose = (): void => finish(new Error(`closed while waiting for ${what}; received: ${seen.slice(-300)}`));
+    function finish(err?: Error): void {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    }
+    socket.on("data", onData);
+    socket.once("close", onClose);
+  });
+}
+
+/** One authenticated, idle connection (STARTTLS + SASL EXTERNAL); resolves to the TLS socket. */
+async function openOne(port: number, source: string, identity: Identity): Promise<TLSSocket> {
+  const raw = netConnect({ host: HOST, port, localAddress: source });
+  raw.on("error", () => undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      raw.once("connect", () => resolve());
+      raw.once("error", reject);
+    });
+    const features = expect(raw, FEATURES_END, "features");
+    raw.write(HEADER);
+    await features;
+    const proceed = expect(raw, /<proceed/, "<proceed/>");
+    raw.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await proceed;
+    const secure = tlsConnect({ socket: raw, servername: GATEWAY, cert: identity.cert, key: identity.key, ca: identity.ca, checkServerIdentity: () => undefined });
+    secure.on("error", () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      secure.once("secureConnect", () => resolve());
+      secure.once("error", reject);
+    });
+    const tlsFeatures = expect(secure, FEATURES_END, "features after TLS");
+    secure.write(HEADER);
+    await tlsFeatures;
+    const success = expect(secure, /<success/, "SASL success");
+    secure.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+    await success;
+    const finalFeatures = expect(secure, FEATURES_END, "features after SASL");
+    secure.write(HEADER);
+    await finalFeatures;
+    return secure;
+  } catch (err) {
+    raw.destroy();
+    throw err;
+  }
+}
+
+/** Opens `count` connections, `concurrency` at a time; returns the open sockets and the failures. */
+async function openMany(count: number, port: number, identity: Identity): Promise<{ sockets: TLSSocket[]; failures: string[] }> {
+  const sockets: TLSSocket[] = [];
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      try {
+        sockets.push(await openOne(port, SOURCES[i % SOURCES.length] ?? HOST, identity));
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+      if (sockets.length > 0 && sockets.length % 1000 === 0 && sockets.length + failures.length === i + 1) process.stdout.write(`  … ${sockets.length} open\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, worker));
+  return { sockets, failures };
+}
+
+async function authenticatedAtEdge(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const m = /^passerelle_edge_inbound_connections\{[^}]*state="authenticated"[^}]*\} (\S+)$/m.exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+async function main(): Promise<void> {
+  const scope = createScope("bench-idle-connections");
+  try {
+    const ownLimit = raiseFdLimit(process.pid);
+    if (ownLimit < N + 100) throw new Error(`this process may open ${ownLimit} descriptors, fewer than ${N} connections need`);
+    const ca = await createTestCa(scope.dir("pki"));
+    const gatewayCert = await ca.issue({ domains: [GATEWAY], srvId: true });
+    const partnerCert = await ca.issue({ domains: [PARTNER], srvId: true });
+    const identity: Identity = { cert: readFileSync(partnerCert.certFile), key: readFileSync(partnerCert.keyFile), ca: readFileSync(ca.certFile) };
+    const [nats, redis] = await Promise.all([startNats(scope, { host: HOST }), startRedis(scope, { host: HOST })]);
+    const edgePort = await freePort(HOST);
+    const inspectPort = await freePort(HOST);
+    const deadPort = await freePort(HOST);
+    const http = async () => ({ http: { host: HOST, port: await freePort(HOST) } });
+    const config: RawConfig = {
+      domains: [{ xmpp: GATEWAY }],
+      gateway: {
+        edgeFqdn: GATEWAY,
+        dialback: { secret: "idle-connections-bench-secret-0123" },
+        limits: { connectionLimit: 20_000 },
+        // Long enough that no connection is closed while the bench measures.
+        timeouts: { streamEstablishment: 120, streamInactivity: 3600 },
+      },
+      edge: { listen: { host: HOST, port: edgePort }, tls: { certFile: gatewayCert.certFile, keyFile: gatewayCert.keyFile, caFile: ca.certFile } },
+      nats: { url: nats.url },
+      redis: { url: redis.url },
+      dns: { server: `${HOST}:${deadPort}` },
+      sip: { proxy: { host: HOST, port: await freePort(HOST) }, listen: { host: HOST, port: await freePort(HOST) } },
+      partners: [{ domain: PARTNER, type: "federated", tls: "required", sasl: "required", dialback: false, connectionLimit: 10_000 }],
+      services: {
+        edgeListener: await http(),
+        dialbackAuthority: await http(),
+        policy: await http(),
+        sipTranslator: await http(),
+        dnsRegistrar: await http(),
+      },
+    };
+    const useInspector = InspectorClient.available();
+    const gateway = await startGateway(scope, {
+      config,
+      replicas: { "edge-listener": 1 },
+      env: { LOG_LEVEL: "warn", ...(useInspector ? { NODE_OPTIONS: `--inspect=${HOST}:${inspectPort}` } : {}) },
+    });
+    const edge = gateway.services.find((s) => s.name === "edge-listener");
+    if (edge === undefined) throw new Error("no edge-listener");
+    const pid = edge.process.pid;
+    const edgeLimit = raiseFdLimit(pid);
+    if (edgeLimit < N + 100) throw new Error(`the edge may open ${edgeLimit} descriptors, fewer than ${N} connections need`);
+    const inspector = useInspector ? await InspectorClient.connect(HOST, inspectPort) : undefined;
+    if (inspector === undefined) out("(no WebSocket global: run with --experimental-websocket for V8 heap figures after a forced GC)");
+
+    // Warm-up: code paths loaded, TLS context built, pools grown; then closed again.
+    const warm = await openMany(Math.min(200, N), edgePort, identity);
+    if (warm.failures.length > 0) throw new Error(`warm-up failed: ${warm.failures[0]}`);
+    for (const s of warm.sockets) s.destroy();
+    await sleep(3000);
+
+    const measure = async (): Promise<{ rss: number; mem: MemoryUsage | undefined }> => {
+      const mem = inspector === undefined ? undefined : await inspector.memoryAfterGc();
+      await sleep(500);
+      return { rss: vmRss(pid), mem };
+    };
+    const before = await measure();
+    const started = Date.now();
+    const cpuBefore = process.cpuUsage();
+    const { sockets, failures } = await openMany(N, edgePort, identity);
+    const openSeconds = (Date.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    let dropped = 0;
+    for (const s of sockets) s.once("close", () => dropped++);
+    await sleep(SETTLE_MS);
+    const atEdge = await authenticatedAtEdge(edge.httpUrl);
+    const after = await measure();
+    if (values["heap-snapshot"] !== undefined && inspector !== undefined) {
+      const file = values["heap-snapshot"];
+      const expression = `import("node:v8").then((v8) => v8.writeHeapSnapshot(${JSON.stringify(file)}))`;
+      await inspector.call("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true }, 300_000);
+      out(`heap snapshot written to ${file}`);
+    }
+    const open = sockets.length;
+    const clientRss = process.memoryUsage().rss;
+
+    out();
+    out(`## idle authenticated s2s connections at one edge-listener replica (STARTTLS + SASL EXTERNAL)`);
+    out(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${mib(totalmem())} RAM, Node ${process.version}`);
+    out(`opened ${open}/${N} in ${openSeconds.toFixed(1)} s (${(open / openSeconds).toFixed(0)} handshakes/s; client CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s), ${failures.length} failed${failures[0] === undefined ? "" : ` (first: ${failures[0]})`}`);
+    out(`still open after ${SETTLE_MS / 1000} s: ${open - dropped} at the client, ${atEdge} authenticated at the edge`);
+    const delta = after.rss - before.rss;
+    out(`edge VmRSS: ${mib(before.rss)} → ${mib(after.rss)} = ${kib(delta / Math.max(open, 1))} per connection`);
+    if (before.mem !== undefined && after.mem !== undefined) {
+      const per = (k: keyof MemoryUsage): string => kib((after.mem![k] - before.mem![k]) / Math.max(open, 1));
+      out(`edge V8 after full GC: heapUsed ${mib(before.mem.heapUsed)} → ${mib(after.mem.heapUsed)} = ${per("heapUsed")} per connection; external ${per("external")} (arrayBuffers ${per("arrayBuffers")}); heapTotal ${per("heapTotal")}`);
+    }
+    out(`client (this process) RSS: ${mib(clientRss)}`);
+    out(`reference (MISSION.md): Prosody 0.12.3 48 KiB TLS, ejabberd 23.01 98 KiB TLS; the bar ≤ 40 KiB with TLS, 10,000 per replica`);
+
+    for (const s of sockets) s.destroy();
+    inspector?.close();
+  } finally {
+    await scope.close();
+  }
+}
+
+await main();
