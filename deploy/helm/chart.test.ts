@@ -7,14 +7,19 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
-import { validateConfig } from "@passerelle/config";
+import { partnerSchema, validateConfig } from "@passerelle/config";
 import { Deployment, type IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import { Job, type IJob } from "kubernetes-models/batch/v1/Job";
+import { Secret, type ISecret } from "kubernetes-models/v1/Secret";
+import {
+  PrometheusRule,
+  type IPrometheusRule,
+} from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import {
   HorizontalPodAutoscaler,
   type IHorizontalPodAutoscaler,
@@ -31,6 +36,7 @@ import {
   type IServiceMonitor,
 } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { helm, helmPackageDir } from "./lib/helm.ts";
+import { readAdminTokens } from "../../services/policy/src/environment.ts";
 
 const chartDir = join(helmPackageDir, "passerelle");
 const overridesFile = join(chartDir, "ci", "overrides-values.yaml");
@@ -63,6 +69,10 @@ const validators: Record<string, (o: RenderedObject) => void> = {
     new PodDisruptionBudget(o as unknown as IPodDisruptionBudget).validate(),
   "monitoring.coreos.com/v1/ServiceMonitor": (o) =>
     new ServiceMonitor(o as unknown as IServiceMonitor).validate(),
+  "monitoring.coreos.com/v1/PrometheusRule": (o) =>
+    new PrometheusRule(o as unknown as IPrometheusRule).validate(),
+  "batch/v1/Job": (o) => new Job(o as unknown as IJob).validate(),
+  "v1/Secret": (o) => new Secret(o as unknown as ISecret).validate(),
 };
 
 let home = "";
@@ -246,16 +256,16 @@ for (const [label, args] of [
       }
     });
 
-    test("checksum of the configuration on every pod template", () => {
-      const { text } = renderedConfig(objects);
-      const sums = new Set<string>();
+    test("checksum of what needs a restart on every pod template, the same for the services that read all of it", () => {
+      const sums = new Map<string, string>();
       for (const d of ofKind<IDeployment>(objects, "Deployment")) {
         const sum = d.spec?.template.metadata?.annotations?.["checksum/config"] ?? "";
         assert.match(sum, /^[0-9a-f]{64}$/);
-        sums.add(sum);
+        sums.set(component(d) ?? "", sum);
       }
-      assert.equal(sums.size, 1);
-      assert.equal([...sums][0], createHash("sha256").update(text.replace(/\n$/, "")).digest("hex"));
+      const others = new Set([...sums].filter(([name]) => name !== "dns-registrar").map(([, sum]) => sum));
+      assert.equal(others.size, 1, "every service but the dns-registrar restarts for the same changes");
+      assert.notEqual(sums.get("dns-registrar"), [...others][0], "the dns-registrar's sum leaves out what it applies live");
     });
 
     test("non-root, read-only root filesystem, no privilege escalation, SIGTERM grace", () => {
@@ -315,7 +325,11 @@ for (const [label, args] of [
       assert.equal(http.length, components.length);
       for (const s of http) {
         assert.equal(s.spec?.type, "ClusterIP");
-        assert.equal(s.spec?.ports?.length, 1);
+        const extra = component(s) === "policy" ? ["grpc", "admin-tls"] : [];
+        for (const p of s.spec?.ports ?? []) {
+          assert.ok(p.name === "http" || extra.includes(p.name ?? ""), `${s.metadata.name}: port ${p.name}`);
+          assert.equal(p.targetPort, p.name, `${s.metadata.name}: port ${p.name} targets the container's port of that name`);
+        }
       }
       for (const s of services) {
         const selected = s.spec?.selector?.["app.kubernetes.io/component"];
@@ -326,12 +340,48 @@ for (const [label, args] of [
       }
     });
 
+    test("policy's gRPC API: on 0.0.0.0 in the configuration, a container port and a Service port of the same number", () => {
+      const { document } = renderedConfig(objects);
+      const grpc = validateAsServices(document).services.policy.grpc;
+      assert.equal(grpc.host, "0.0.0.0");
+      const policy = byComponent(ofKind<IDeployment>(objects, "Deployment")).get("policy");
+      assert.ok(policy);
+      const port = containerOf(policy).ports?.find((p) => p.name === "grpc");
+      assert.equal(port?.containerPort, grpc.port);
+      assert.equal(port?.protocol, "TCP");
+      const service = ofKind<IService>(objects, "Service").find((s) => s.metadata.name === "gw-passerelle-policy");
+      const servicePort = service?.spec?.ports?.find((p) => p.name === "grpc");
+      assert.equal(servicePort?.port, grpc.port);
+      assert.equal(servicePort?.targetPort, "grpc");
+      for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+        if (component(d) === "policy") continue;
+        assert.ok(!containerOf(d).ports?.some((p) => p.name === "grpc"), `${component(d)} has no gRPC port`);
+      }
+    });
+
+    test("dns-registrar: the configuration is a whole ConfigMap volume (no subPath), so an update reaches the polled file", () => {
+      const registrar = byComponent(ofKind<IDeployment>(objects, "Deployment")).get("dns-registrar");
+      assert.ok(registrar);
+      const c = containerOf(registrar);
+      const configPath = c.env?.find((e) => e.name === "PASSERELLE_CONFIG")?.value ?? "";
+      const mount = c.volumeMounts?.find((m) => configPath.startsWith(`${m.mountPath}/`));
+      assert.ok(mount);
+      assert.equal(mount.subPath, undefined, "a subPath mount is never updated by the kubelet");
+      assert.equal(mount.subPathExpr, undefined);
+      const volume = registrar.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+      assert.equal(volume?.configMap?.name, "gw-passerelle-config");
+      assert.equal(volume?.configMap?.items, undefined, "the whole ConfigMap, so its ..data symlink swap is seen");
+      for (const d of ofKind<IDeployment>(objects, "Deployment"))
+        for (const m of containerOf(d).volumeMounts ?? []) assert.equal(m.subPath, undefined, `${component(d)}: ${m.name} without subPath`);
+    });
+
     test("dashboards: ConfigMaps labelled grafana_dashboard=1, queries on metrics the code registers", () => {
       const dashboards = ofKind<IConfigMap>(objects, "ConfigMap").filter(
         (c) => c.metadata.labels?.grafana_dashboard === "1",
       );
-      assert.ok(dashboards.length >= 1);
+      assert.ok(dashboards.length >= 2);
       const known = knownMetrics();
+      const everyUsed = new Set<string>();
       for (const cm of dashboards) {
         for (const [file, json] of Object.entries(cm.data ?? {})) {
           const dashboard = JSON.parse(json) as { uid: string; panels: { targets?: { expr: string }[] }[] };
@@ -342,6 +392,7 @@ for (const [label, args] of [
               for (const m of t.expr.matchAll(/passerelle_[a-z0-9_]+/g)) used.add(m[0]);
           }
           assert.ok(used.size >= 8, `${file}: uses ${used.size} metrics`);
+          for (const name of used) everyUsed.add(name);
           for (const name of used) {
             const base = name.replace(/_(bucket|sum|count)$/, "");
             assert.ok(
@@ -351,6 +402,18 @@ for (const [label, args] of [
           }
         }
       }
+      // The operations metrics each have a panel.
+      for (const name of [
+        "passerelle_edge_certificate_expiry_days",
+        "passerelle_sip_presence_total",
+        "passerelle_partner_store_revision",
+        "passerelle_partner_reloads_total",
+        "passerelle_policy_admin_requests_total",
+        "passerelle_dns_publish_drift_total",
+        "passerelle_dns_published_in_sync",
+        "passerelle_dns_config_reloads_total",
+      ])
+        assert.ok(everyUsed.has(name), `no dashboard panel on ${name}`);
     });
   });
 }
@@ -435,7 +498,7 @@ describe("gated objects", () => {
     const policy = deployments.get("policy");
     assert.ok(policy);
     const tokenFile =
-      containerOf(policy).env?.find((e) => e.name === "PASSERELLE_ADMIN_TOKEN_FILE")?.value ?? "";
+      containerOf(policy).env?.find((e) => e.name === "PASSERELLE_ADMIN_TOKENS_FILE")?.value ?? "";
     const tokenMount = containerOf(policy).volumeMounts?.find((m) => tokenFile.startsWith(`${m.mountPath}/`));
     assert.ok(tokenMount);
     assert.equal(
@@ -444,16 +507,237 @@ describe("gated objects", () => {
     );
   });
 
-  test("a configuration change changes the pods' checksum (they roll)", () => {
-    const sum = (objects: RenderedObject[]): string | undefined =>
-      ofKind<IDeployment>(objects, "Deployment")[0]?.spec?.template.metadata?.annotations?.[
-        "checksum/config"
-      ];
-    assert.notEqual(sum(render()), sum(render(["--set", "config.gateway.edgeFqdn=xmpp2.example.com"])));
+  /** Each component's checksum annotation. */
+  const sums = (args: string[]): Map<string, string> =>
+    new Map(
+      ofKind<IDeployment>(render(args), "Deployment").map((d) => [
+        component(d) ?? "",
+        d.spec?.template.metadata?.annotations?.["checksum/config"] ?? "",
+      ]),
+    );
+
+  test("partners only seed the store: changing them rolls no pod, though the ConfigMap changes", () => {
+    const before = sums(["-f", overridesFile]);
+    const changed = [
+      "-f",
+      overridesFile,
+      "--set",
+      "config.partners[0].domain=northwind.example",
+      "--set",
+      "config.partners[0].type=federated",
+    ];
+    assert.deepEqual(sums(changed), before);
+    assert.notEqual(renderedConfig(render(changed)).text, renderedConfig(render(["-f", overridesFile])).text);
+    assert.deepEqual(sums(["--set", "config.partners=null"]), sums([]));
+  });
+
+  test("a configuration change a service cannot apply live rolls it; the dns-registrar's live settings do not roll it", () => {
+    const before = sums([]);
+    const edgeFqdn = sums(["--set", "config.gateway.edgeFqdn=xmpp2.example.com"]);
+    for (const name of components.filter((n) => n !== "dns-registrar"))
+      assert.notEqual(edgeFqdn.get(name), before.get(name), `${name} rolls for a new edge FQDN`);
+    assert.equal(edgeFqdn.get("dns-registrar"), before.get("dns-registrar"), "the registrar applies the edge FQDN live");
+
+    const publish = ["--set", "config.dns.publish.server=192.0.2.53:53", "--set", "config.dns.publish.tsig.name=k"];
+    const withPublish = sums(publish);
+    assert.notEqual(withPublish.get("dns-registrar"), before.get("dns-registrar"), "dns.publish added: a restart");
+    const ttl = sums([...publish, "--set", "config.dns.publish.ttl=600", "--set", "config.domains[0].xmpp=other.example"]);
+    assert.equal(ttl.get("dns-registrar"), withPublish.get("dns-registrar"), "ttl and domains are applied live");
+    assert.notEqual(ttl.get("policy"), withPublish.get("policy"), "a new domain rolls the other services");
+    const server = sums([...publish, "--set", "config.dns.publish.server=192.0.2.54:53"]);
+    assert.notEqual(server.get("dns-registrar"), withPublish.get("dns-registrar"), "a new server needs a restart");
   });
 
   test("a component can be switched off", () => {
     const objects = render(["--set", "components.dnsRegistrar.enabled=false"]);
     assert.ok(!objects.some((o) => component(o) === "dns-registrar"));
+  });
+});
+
+describe("admin tokens", () => {
+  test("defaults: no token anywhere, no Secret, no token file", () => {
+    const values = readFileSync(join(chartDir, "values.yaml"), "utf8");
+    assert.doesNotMatch(values, /^\s*token:\s*\S/m, "values.yaml holds no token");
+    const objects = render();
+    assert.equal(ofKind(objects, "Secret").length, 0);
+    const policy = byComponent(ofKind<IDeployment>(objects, "Deployment")).get("policy");
+    assert.ok(policy);
+    const env = containerOf(policy).env ?? [];
+    assert.ok(!env.some((e) => e.name.startsWith("PASSERELLE_ADMIN_TOKEN")));
+  });
+
+  test("generated: a kept Secret with random tokens, mounted as PASSERELLE_ADMIN_TOKENS_FILE, that policy accepts", () => {
+    const objects = render(["--set", "secrets.adminTokens.generate=true"]);
+    const secrets = ofKind<ISecret>(objects, "Secret");
+    assert.equal(secrets.length, 1);
+    const secret = secrets[0];
+    assert.ok(secret);
+    assert.equal(secret.metadata.name, "gw-passerelle-admin-tokens");
+    assert.equal(secret.metadata.annotations?.["helm.sh/resource-policy"], "keep");
+    const data = Object.fromEntries(
+      Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+    );
+    const policy = byComponent(ofKind<IDeployment>(objects, "Deployment")).get("policy");
+    assert.ok(policy);
+    const c = containerOf(policy);
+    const file = c.env?.find((e) => e.name === "PASSERELLE_ADMIN_TOKENS_FILE")?.value ?? "";
+    const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+    assert.ok(mount, "the tokens file is in a mounted volume");
+    const volume = policy.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+    assert.equal(volume?.secret?.secretName, secret.metadata.name);
+    const key = file.slice(mount.mountPath.length + 1);
+    assert.deepEqual(volume?.secret?.items?.map((i) => i.path), [key]);
+    // The file as policy reads it.
+    const dir = mkdtempSync(join(tmpdir(), "passerelle-chart-tokens-"));
+    try {
+      writeFileSync(join(dir, key), data[key] ?? "");
+      const tokens = readAdminTokens({ PASSERELLE_ADMIN_TOKENS_FILE: join(dir, key) });
+      assert.deepEqual(tokens.map((t) => t.name), ["admin", "gitops"]);
+      assert.equal(tokens[0]?.token, data["admin-token"]);
+      assert.equal(tokens[1]?.token, data["gitops-token"]);
+      assert.ok(tokens.every((t) => t.token.length >= 32));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Random per render (helm lookup keeps them in a cluster; offline there is nothing to look up).
+    const again = ofKind<ISecret>(render(["--set", "secrets.adminTokens.generate=true"]), "Secret")[0];
+    assert.notEqual(again?.data?.["admin-token"], secret.data?.["admin-token"]);
+    // Only policy sees them.
+    for (const d of ofKind<IDeployment>(objects, "Deployment")) {
+      if (component(d) === "policy") continue;
+      assert.ok(!d.spec?.template.spec?.volumes?.some((v) => v.secret?.secretName === secret.metadata.name));
+    }
+  });
+
+  test("the replaced secrets.adminToken is refused with a message naming its successor", () => {
+    const r = helm(
+      ["template", release, chartDir, "--set", "secrets.adminToken.existingSecret=old"],
+      home,
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /secrets\.adminTokens/);
+  });
+});
+
+describe("admin API over TLS (overrides)", () => {
+  test("the listener's files are mounted from the Secrets, the port on the container and the Service", () => {
+    const objects = render(["-f", overridesFile]);
+    const { document } = renderedConfig(objects);
+    const adminTls = validateAsServices(document).services.policy.adminTls;
+    assert.ok(adminTls);
+    assert.equal(adminTls.requireClientCert, true);
+    assert.equal(adminTls.host, "0.0.0.0");
+    const policy = byComponent(ofKind<IDeployment>(objects, "Deployment")).get("policy");
+    assert.ok(policy);
+    const c = containerOf(policy);
+    for (const file of [adminTls.certFile, adminTls.keyFile, adminTls.clientCaFile]) {
+      const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `${file} is mounted`);
+      assert.equal(mount.subPath, undefined);
+      const volume = policy.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+      assert.equal(volume?.secret?.secretName, "gw-admin-tls");
+      assert.ok(volume?.secret?.items?.some((i) => file.endsWith(`/${i.path}`)), `${file}: the Secret's key`);
+    }
+    assert.equal(c.ports?.find((p) => p.name === "admin-tls")?.containerPort, adminTls.port);
+    const service = ofKind<IService>(objects, "Service").find((s) => s.metadata.name === "gw-passerelle-policy");
+    assert.equal(service?.spec?.ports?.find((p) => p.name === "admin-tls")?.port, adminTls.port);
+  });
+
+  test("enabled without a client CA: refused", () => {
+    const r = helm(
+      ["template", release, chartDir, "--set", "adminTls.enabled=true", "--set", "adminTls.existingSecret=x"],
+      home,
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /adminTls\.clientCa/);
+  });
+});
+
+describe("GitOps partner import", () => {
+  test("defaults: no Job", () => {
+    assert.equal(ofKind(render(), "Job").length, 0);
+  });
+
+  test("overrides: a post-install/post-upgrade hook Job runs `passerelle partner import --yes` on the ConfigMap's list", () => {
+    const objects = render(["-f", overridesFile]);
+    const jobs = ofKind<IJob>(objects, "Job");
+    assert.equal(jobs.length, 1);
+    const job = jobs[0];
+    assert.ok(job);
+    assert.equal(job.metadata.annotations?.["helm.sh/hook"], "post-install,post-upgrade");
+    const pod = job.spec?.template.spec;
+    assert.equal(pod?.restartPolicy, "Never");
+    assert.equal(pod?.securityContext?.runAsNonRoot, true);
+    const c = pod?.containers[0];
+    assert.ok(c);
+    const command = c.command ?? [];
+    assert.deepEqual(command.slice(0, 6), ["node", "--import", "tsx", "packages/cli/src/main.ts", "partner", "import"]);
+    assert.ok(existsSync(join(repoRoot, "packages", "cli", "src", "main.ts")));
+    assert.ok(command.includes("--yes"));
+    const arg = (flag: string): string => command[command.indexOf(flag) + 1] ?? "";
+    // The policy Service's HTTP port.
+    const policyService = ofKind<IService>(objects, "Service").find((s) => s.metadata.name === "gw-passerelle-policy");
+    const httpPort = policyService?.spec?.ports?.find((p) => p.name === "http")?.port;
+    assert.equal(arg("--url"), `http://gw-passerelle-policy:${httpPort}`);
+    // The token from the admin tokens' Secret.
+    const tokenMount = c.volumeMounts?.find((m) => arg("--token-file").startsWith(`${m.mountPath}/`));
+    assert.ok(tokenMount);
+    const tokenVolume = pod?.volumes?.find((v) => v.name === tokenMount.name);
+    assert.equal(tokenVolume?.secret?.secretName, "gw-admin");
+    assert.deepEqual(tokenVolume?.secret?.items, [{ key: "gitops-token", path: "token" }]);
+    // The list, as a ConfigMap hook created before the Job; every partner is a valid entry.
+    const file = command[6] ?? "";
+    const listMount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+    assert.ok(listMount);
+    const cmName = pod?.volumes?.find((v) => v.name === listMount.name)?.configMap?.name;
+    const cm = ofKind<IConfigMap>(objects, "ConfigMap").find((m) => m.metadata.name === cmName);
+    assert.ok(cm);
+    assert.ok(Number(cm.metadata.annotations?.["helm.sh/hook-weight"]) < Number(job.metadata.annotations?.["helm.sh/hook-weight"]));
+    const document = parseYaml(cm.data?.[file.slice(listMount.mountPath.length + 1)] ?? "") as {
+      partners: unknown[];
+      settings?: { xmppAccessDefault?: boolean };
+    };
+    assert.deepEqual(
+      document.partners.map((p) => partnerSchema.parse(p).domain),
+      ["fabrikam.com", "northwind.example"],
+    );
+    assert.equal(document.settings?.xmppAccessDefault, false);
+    // The import is not in the pods' checksum either.
+    const sum = (o: RenderedObject[]): string[] =>
+      ofKind<IDeployment>(o, "Deployment").map((d) => d.spec?.template.metadata?.annotations?.["checksum/config"] ?? "");
+    assert.deepEqual(sum(render(["-f", overridesFile, "--set", "gitops.partners[0].domain=other.example"])), sum(objects));
+  });
+
+  test("without an admin token: refused with a message", () => {
+    const r = helm(["template", release, chartDir, "--set", "gitops.partners[0].domain=a.example"], home);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /gitops\.partners needs an admin token/);
+  });
+});
+
+describe("PrometheusRule", () => {
+  test("defaults: none", () => {
+    assert.equal(ofKind(render(), "PrometheusRule").length, 0);
+  });
+
+  test("overrides: certificate expiry under 30 days and DNS drift, on metrics the code registers", () => {
+    const rules = ofKind<IPrometheusRule>(render(["-f", overridesFile]), "PrometheusRule");
+    assert.equal(rules.length, 1);
+    const rule = rules[0];
+    assert.ok(rule);
+    assert.equal(rule.metadata.labels?.release, "kube-prometheus-stack");
+    const alerts = new Map(
+      rule.spec.groups.flatMap((g) => g.rules ?? []).map((r) => [r.alert ?? "", String(r.expr)]),
+    );
+    const known = knownMetrics();
+    for (const [alert, expr] of alerts) {
+      const used = [...expr.matchAll(/passerelle_[a-z0-9_]+/g)].map((m) => m[0]);
+      assert.ok(used.length > 0, `${alert}: a metric`);
+      for (const name of used) assert.ok(known.has(name), `${alert}: ${name} is not a metric the code registers`);
+      assert.ok(expr.includes(`namespace="${namespace}"`), `${alert}: scoped to the release's namespace`);
+    }
+    assert.match(alerts.get("PasserelleEdgeCertificateExpiringSoon") ?? "", /passerelle_edge_certificate_expiry_days\{[^}]*\}\) < 30$/);
+    assert.match(alerts.get("PasserelleDnsRecordsOutOfSync") ?? "", /passerelle_dns_published_in_sync/);
+    assert.match(alerts.get("PasserelleDnsRecordsDrifting") ?? "", /passerelle_dns_publish_drift_total/);
   });
 });

@@ -176,6 +176,22 @@ export const configSchema = z
             http: hostPort("127.0.0.1", 9103),
             /** The partner administration gRPC API (proto/passerelle/admin/v1/partners.proto). */
             grpc: hostPort("127.0.0.1", 9113),
+            /**
+             * The admin REST API again, over TLS, where a client certificate signed by clientCaFile
+             * authenticates the caller (actor: its subject CN). Absent: no TLS listener.
+             */
+            adminTls: z
+              .object({
+                host: z.string().min(1).default("127.0.0.1"),
+                port: z.number().int().min(0).max(65535).default(9123),
+                certFile: z.string().min(1),
+                keyFile: z.string().min(1),
+                clientCaFile: z.string().min(1),
+                /** false: a request without a valid client certificate may still present a bearer token. */
+                requireClientCert: z.boolean().default(true),
+              })
+              .strict()
+              .optional(),
           })
           .strict()
           .prefault({}),

@@ -82,6 +82,9 @@ sets them. (dict "root" $ "key" KEY) -> YAML; use with fromYaml.
 {{- define "passerelle.configDir" -}}/etc/passerelle/config{{- end -}}
 {{- define "passerelle.dialbackDir" -}}/etc/passerelle/secrets/dialback{{- end -}}
 {{- define "passerelle.adminTokenDir" -}}/etc/passerelle/secrets/admin{{- end -}}
+{{- define "passerelle.adminTlsDir" -}}/etc/passerelle/admin-tls{{- end -}}
+{{- define "passerelle.adminClientCaDir" -}}/etc/passerelle/admin-client-ca{{- end -}}
+{{- define "passerelle.gitopsDir" -}}/etc/passerelle/gitops{{- end -}}
 {{- define "passerelle.tlsDir" -}}/etc/passerelle/tls{{- end -}}
 {{- define "passerelle.partnersCaDir" -}}/etc/passerelle/partners-ca{{- end -}}
 
@@ -117,6 +120,45 @@ The gateway configuration file: .Values.config with what the deployment decides 
 {{- range $key, $component := .Values.components -}}
 {{- $_ := set $services $key (dict "http" (dict "host" "0.0.0.0" "port" (int $component.httpPort))) -}}
 {{- end -}}
+{{- $policy := index $services "policy" -}}
+{{- $_ := set $policy "grpc" (dict "host" "0.0.0.0" "port" (int (.Values.components.policy.grpcPort | default 9113))) -}}
+{{- if .Values.adminTls.enabled -}}
+{{- $_ := set $policy "adminTls" (dict "host" "0.0.0.0" "port" (int .Values.adminTls.port) "certFile" (printf "%s/tls.crt" (include "passerelle.adminTlsDir" .)) "keyFile" (printf "%s/tls.key" (include "passerelle.adminTlsDir" .)) "clientCaFile" (printf "%s/%s" (include "passerelle.adminClientCaDir" .) .Values.adminTls.clientCa.key) "requireClientCert" .Values.adminTls.requireClientCert) -}}
+{{- end -}}
 {{- $_ := set $cfg "services" $services -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+
+{{/*
+What a component's pods must restart for: the rendered configuration without what is applied
+live. `partners` only seeds a fresh partner store (the store is the source of truth after the
+first start), so it never rolls a pod. The dns-registrar polls its mounted file and applies the
+published records' settings live (domains, edge FQDN and port, dns.publish ttl/priority/weight),
+so those do not roll it either. (dict "root" $ "key" KEY) -> the text the checksum is taken of.
+*/}}
+{{- define "passerelle.restartConfig" -}}
+{{- $cfg := include "passerelle.config" .root | fromYaml -}}
+{{- $_ := unset $cfg "partners" -}}
+{{- if eq .key "dnsRegistrar" -}}
+{{- $_ := unset $cfg "domains" -}}
+{{- $_ := unset (index $cfg "gateway") "edgeFqdn" -}}
+{{- $_ := unset (index (index $cfg "edge") "listen") "port" -}}
+{{- $publish := index (index $cfg "dns" | default dict) "publish" -}}
+{{- if kindIs "map" $publish -}}
+{{- $_ := unset $publish "ttl" -}}
+{{- $_ := unset $publish "priority" -}}
+{{- $_ := unset $publish "weight" -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* The admin tokens' Secret and key, or nothing when neither an existing nor a generated one. */}}
+{{- define "passerelle.adminTokensSecret" -}}
+{{- if .Values.secrets.adminTokens.existingSecret -}}
+{{- .Values.secrets.adminTokens.existingSecret -}}
+{{- else if .Values.secrets.adminTokens.generate -}}
+{{- include "passerelle.fullname" . }}-admin-tokens
+{{- end -}}
 {{- end -}}
