@@ -321,3 +321,83 @@ test("SIP NOTIFY from the presence server → presence, end of watch, or the use
   assert.deepEqual(classifySipNotify(request("NOTIFY", [["Event", "message-summary"], ["Subscription-State", "active"]])), { kind: "rejected", status: 489, reason: "Bad Event" });
   assert.deepEqual(classifySipNotify(request("NOTIFY", [["Event", "presence"], ["Subscription-State", "bogus"]])), { kind: "rejected", status: 400, reason: "Bad Subscription-State" });
 });
+
+// ---- Golden check against the RFC's own state tables ----
+// RFC 3921 Tables 1–6 ("recommended handling" of outbound subscribed/unsubscribed and inbound
+// subscribe/unsubscribe/subscribed/unsubscribed), read as quoted verbatim in the Tigase server's
+// source (the stored copies of RFC 3921/6121 themselves show only their opening pages). RFC 6121
+// Appendix A keeps the same nine states. Each table: the existing state → [routed/delivered, new state];
+// null = "no state change". Order of rows: the RFC's.
+type RfcRow = [boolean, SubscriptionState | null];
+type RfcTable = Record<SubscriptionState, RfcRow>;
+const rfcTable = (rows: RfcRow[]): RfcTable => Object.fromEntries(SUBSCRIPTION_STATES.map((s, i) => [s, rows[i]!])) as RfcTable;
+const no: RfcRow = [false, null];
+// Table 1: outbound "subscribed" (the user approves).
+const T1 = rfcTable([no, no, [true, S.from], [true, S.fromPo], no, [true, S.both], no, no, no]);
+// Table 2: outbound "unsubscribed" (the user refuses or revokes).
+const T2 = rfcTable([no, no, [true, S.none], [true, S.nPo], no, [true, S.to], [true, S.none], [true, S.nPo], [true, S.to]]);
+// Table 3: inbound "subscribe" (the contact asks); the "no *" rows (from, from+pending-out, both) are auto-replied.
+const T3 = rfcTable([[true, S.nPi], [true, S.nPoi], no, no, [true, S.toPi], no, no, no, no]);
+// Table 4: inbound "unsubscribe" (the contact stops watching the user).
+const T4 = rfcTable([no, no, [true, S.none], [true, S.nPo], no, [true, S.to], [true, S.none], [true, S.nPo], [true, S.to]]);
+// Table 5: inbound "subscribed" (the contact approves the user).
+const T5 = rfcTable([no, [true, S.to], no, [true, S.toPi], no, no, no, [true, S.both], no]);
+// Table 6: inbound "unsubscribed" (the contact refuses or revokes).
+const T6 = rfcTable([no, [true, S.none], no, [true, S.nPi], [true, S.none], [true, S.nPi], no, [true, S.from], [true, S.from]]);
+const after = (table: RfcTable, s: SubscriptionState): SubscriptionState => table[s][1] ?? s;
+
+test("RFC 3921 Table 1 (RFC 6121 A.2.3): outbound subscribed, every state, routed only when the RFC routes it", () => {
+  for (const s of SUBSCRIPTION_STATES) {
+    const r = reduceSubscription(s, { direction: "outbound", type: "subscribed" }, unverified);
+    assert.equal(r.state, after(T1, s), s);
+    assert.equal(r.actions.some((a) => a.kind === "xmpp-send" && a.type === "subscribed"), T1[s][0], s);
+  }
+});
+
+test("RFC 3921 Table 2 (RFC 6121 A.2.4): outbound unsubscribed, every state, routed only when the RFC routes it", () => {
+  for (const s of SUBSCRIPTION_STATES) {
+    const r = reduceSubscription(s, { direction: "outbound", type: "unsubscribed" }, federated);
+    assert.equal(r.state, after(T2, s), s);
+    assert.equal(r.actions.some((a) => a.kind === "xmpp-send" && a.type === "unsubscribed"), T2[s][0], s);
+  }
+});
+
+test("RFC 3921 Table 3 (RFC 6121 A.3.1): inbound subscribe; a held request is the RFC row, an approval is Table 3 then Table 1", () => {
+  for (const s of SUBSCRIPTION_STATES) {
+    // Held (Public unverified, not authorised, the user not subscribing): exactly the RFC's row.
+    const held = reduceSubscription(s, { direction: "inbound", type: "subscribe" }, unverified);
+    const heldExpected = s === S.none || s === S.nPi ? after(T3, s) : after(T1, after(T3, s));
+    assert.equal(held.state, heldExpected, `unverified ${s}`);
+    // Approved at once (Federated): the contact's request followed by the user's approval.
+    const approved = reduceSubscription(s, { direction: "inbound", type: "subscribe" }, federated);
+    assert.equal(approved.state, after(T1, after(T3, s)), `federated ${s}`);
+    // The "no *" rows: already subscribed, no state change, the request is answered with subscribed.
+    if (T3[s][0] === false && T3[s][1] === null && subscriptionFrom(s)) assert.deepEqual(approved.actions, [send("subscribed")], s);
+  }
+});
+
+test("RFC 3921 Table 4 (RFC 6121 A.3.2): inbound unsubscribe, every state", () => {
+  for (const s of SUBSCRIPTION_STATES) {
+    assert.equal(reduceSubscription(s, { direction: "inbound", type: "unsubscribe" }, federated).state, after(T4, s), s);
+  }
+});
+
+test("RFC 3921 Table 5 (RFC 6121 A.3.3): inbound subscribed, every state, passed to the SIP watcher only when the RFC delivers it", () => {
+  for (const s of SUBSCRIPTION_STATES) {
+    const r = reduceSubscription(s, { direction: "inbound", type: "subscribed" }, federated);
+    assert.equal(r.state, after(T5, s), s);
+    assert.equal(r.actions.some((a) => a.kind === "sip-notify" && a.state === "active"), T5[s][0], s);
+  }
+});
+
+test("RFC 3921 Table 6 (RFC 6121 A.3.4): inbound unsubscribed, every state, passed to the SIP watcher only when the RFC delivers it", () => {
+  for (const s of SUBSCRIPTION_STATES) {
+    const r = reduceSubscription(s, { direction: "inbound", type: "unsubscribed" }, federated);
+    assert.equal(r.state, after(T6, s), s);
+    assert.equal(r.actions.some((a) => a.kind === "sip-notify" && a.state === "terminated"), T6[s][0], s);
+  }
+});
+
+function subscriptionFrom(s: SubscriptionState): boolean {
+  return s === S.from || s === S.fromPo || s === S.both;
+}

@@ -6,6 +6,11 @@
  *
  * The state is the internal user's roster item for the contact: "to" means the internal user sees
  * the contact's presence, "from" means the contact sees the internal user's presence.
+ *
+ * Checked: the transitions of outbound subscribed/unsubscribed and of the four inbound types agree
+ * with RFC 3921 Tables 1–6 row by row (golden tests in subscription-state.test.ts; the RFC 3921 text
+ * was read as quoted in the Tigase server's source, RFC 6121 Appendix A itself was not reachable).
+ * Outbound subscribe/unsubscribe (RFC 6121 A.2.1/A.2.2) are not verified against RFC text.
  */
 import { SipHeaders, type SipRequest } from "@passerelle/sip";
 import type { PartnerType } from "@passerelle/config";
