@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ERROR_TYPE, SIP_TO_XMPP, XMPP_TO_SIP, sipStatusForXmppError, xmppErrorForSipStatus } from "./error-mapping.ts";
 
-// Golden rows: RFC 7247 §8.1, XMPP condition → SIP code.
+// Golden rows: RFC 7247 §8.1, XMPP condition → SIP code. NOT verified against the RFC text (only its
+// opening pages were reachable); they pin what we ship.
 const XMPP_ROWS: [string, number][] = [
   ["bad-request", 400], ["conflict", 400], ["feature-not-implemented", 405], ["forbidden", 403], ["gone", 301],
   ["internal-server-error", 500], ["item-not-found", 404], ["jid-malformed", 400], ["not-acceptable", 406],
@@ -12,7 +13,7 @@ const XMPP_ROWS: [string, number][] = [
   ["undefined-condition", 400], ["unexpected-request", 491],
 ];
 
-// Golden rows: RFC 7247 §8.2, SIP code → XMPP condition and type.
+// Golden rows: RFC 7247 §8.2, SIP code → XMPP condition (NOT verified, as above) and the RFC 6120 type.
 const SIP_ROWS: [number, string, string][] = [
   [400, "bad-request", "modify"], [401, "not-authorized", "auth"], [402, "bad-request", "modify"], [403, "forbidden", "auth"],
   [404, "item-not-found", "cancel"], [405, "feature-not-implemented", "cancel"], [406, "not-acceptable", "modify"],
@@ -55,4 +56,41 @@ test("3xx → redirect; unknown codes as their class's x00 (RFC 3261 §8.1.3.2);
   assert.equal(xmppErrorForSipStatus(699).condition, "service-unavailable");
   assert.deepEqual(xmppErrorForSipStatus(480, "Temporarily Unavailable"), { type: "wait", condition: "recipient-unavailable", text: "SIP 480 Temporarily Unavailable" });
   assert.equal(sipStatusForXmppError("made-up"), 400);
+});
+
+// RFC 6120 §8.3.3.x (checked against the text): the section of each condition and the error types it
+// says the condition SHOULD carry; our ERROR_TYPE takes the first where two are allowed.
+const RFC6120_TYPES: [string, string, string[]][] = [
+  ["8.3.3.1", "bad-request", ["modify"]],
+  ["8.3.3.2", "conflict", ["cancel"]],
+  ["8.3.3.3", "feature-not-implemented", ["cancel", "modify"]],
+  ["8.3.3.4", "forbidden", ["auth"]],
+  ["8.3.3.5", "gone", ["cancel"]],
+  ["8.3.3.6", "internal-server-error", ["cancel"]],
+  ["8.3.3.7", "item-not-found", ["cancel"]],
+  ["8.3.3.8", "jid-malformed", ["modify"]],
+  ["8.3.3.9", "not-acceptable", ["modify"]],
+  ["8.3.3.10", "not-allowed", ["cancel"]],
+  ["8.3.3.11", "not-authorized", ["auth"]],
+  ["8.3.3.12", "policy-violation", ["modify", "wait"]],
+  ["8.3.3.13", "recipient-unavailable", ["wait"]],
+  ["8.3.3.14", "redirect", ["modify"]],
+  ["8.3.3.15", "registration-required", ["auth"]],
+  ["8.3.3.16", "remote-server-not-found", ["cancel"]],
+  ["8.3.3.17", "remote-server-timeout", ["wait"]],
+  ["8.3.3.18", "resource-constraint", ["wait"]],
+  ["8.3.3.19", "service-unavailable", ["cancel"]],
+  ["8.3.3.20", "subscription-required", ["auth"]],
+  // §8.3.3.21: "any error type can be associated with this condition".
+  ["8.3.3.21", "undefined-condition", ["cancel", "modify", "auth", "wait", "continue"]],
+  ["8.3.3.22", "unexpected-request", ["wait", "modify"]],
+];
+
+test("every condition's error type is the one RFC 6120 §8.3.3 gives it (the first where two are allowed)", () => {
+  assert.equal(RFC6120_TYPES.length, Object.keys(ERROR_TYPE).length);
+  for (const [section, condition, allowed] of RFC6120_TYPES) {
+    const ours = (ERROR_TYPE as Record<string, string>)[condition];
+    assert.equal(ours, allowed[0], `RFC 6120 §${section} <${condition}/>`);
+    assert.ok(allowed.includes(ours!), `RFC 6120 §${section} <${condition}/>`);
+  }
 });

@@ -3,9 +3,12 @@
  * code (§8.1) and a SIP response code becomes an XMPP condition (§8.2); the error type is the
  * one RFC 6120 §8.3.3 gives each condition.
  *
- * NOTE: the rows below were written from RFC 7247 §8 as we know it; the stored copy reachable
- * while writing showed only the RFC's opening pages, so the rows are to be checked against the
- * RFC text (docs/adr may record the check). Golden tests pin every row.
+ * Checked against the text: ERROR_TYPE agrees with RFC 6120 §8.3.3.1–22 (read as quoted per
+ * condition in the Babbler/rocks.xmpp sources); where the RFC allows two types the first is used.
+ * NOT verified: the XMPP_TO_SIP and SIP_TO_XMPP rows. They were written from RFC 7247 §8 as we
+ * remember it; every stored copy of RFC 7247 and of its drafts (pages and docs corpora, and no
+ * repository in the code corpus) shows only the opening pages, so §8.1/§8.2 could not be read.
+ * Golden tests pin every row.
  */
 import type { StanzaErrorInfo } from "@passerelle/contracts";
 import type { StanzaErrorCondition } from "@passerelle/xmpp";
@@ -13,7 +16,7 @@ import type { StanzaErrorCondition } from "@passerelle/xmpp";
 /** The RFC 6120 §8.3.3 conditions (declared once, in the xmpp package). */
 export type XmppCondition = StanzaErrorCondition;
 
-// RFC 6120 §8.3.3: the type each defined condition is sent with.
+// RFC 6120 §8.3.3: the type each defined condition "SHOULD" be sent with (checked, see the header).
 export const ERROR_TYPE: Readonly<Record<XmppCondition, StanzaErrorInfo["type"]>> = {
   "bad-request": "modify",
   conflict: "cancel",
@@ -39,7 +42,7 @@ export const ERROR_TYPE: Readonly<Record<XmppCondition, StanzaErrorInfo["type"]>
   "unexpected-request": "wait",
 };
 
-// RFC 7247 §8.1: XMPP stanza error condition → SIP response code.
+// RFC 7247 §8.1: XMPP stanza error condition → SIP response code (not verified against the RFC text).
 export const XMPP_TO_SIP: Readonly<Record<XmppCondition, number>> = {
   "bad-request": 400,
   conflict: 400,
@@ -65,7 +68,7 @@ export const XMPP_TO_SIP: Readonly<Record<XmppCondition, number>> = {
   "unexpected-request": 491,
 };
 
-// RFC 7247 §8.2: SIP response code → XMPP stanza error condition.
+// RFC 7247 §8.2: SIP response code → XMPP stanza error condition (not verified against the RFC text).
 export const SIP_TO_XMPP: Readonly<Record<number, XmppCondition>> = {
   400: "bad-request",
   401: "not-authorized",
