@@ -85,7 +85,7 @@ function sipRequest(contentType: string, body: string | Buffer): SipRequest {
   };
 }
 
-test("SIP isComposing active → <composing/>, idle → <paused/>, no body, golden (RFC 3994 §4 / XEP-0085 §5.1)", () => {
+test("SIP isComposing active → <composing/>, idle → <paused/>, no body, golden (XEP-0085 §2, §5.6 rule 3)", () => {
   const doc = (s: string): string => `<?xml version="1.0" encoding="UTF-8"?>\n<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"\n  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n  <state>${s}</state>\n  <contenttype>text/plain</contenttype>\n  <lastactive>2024-01-01T10:00:00Z</lastactive>\n  <refresh>60</refresh>\n</isComposing>\n`;
   const a = sipMessageToXmpp(sipRequest("application/im-iscomposing+xml", doc("active")), mapper, { id: "s1" });
   assert.ok(a.outcome === "stanza");
@@ -132,4 +132,26 @@ test("hostile or bad isComposing documents → 400/415 with a clear reason, neve
     assert.doesNotMatch(r.reason, /[\r\n]/);
   }
   assert.throws(() => parseIsComposing(Buffer.from("<x/>")), IsComposingError);
+});
+
+// XEP-0085 §2 (checked against the XEP's text): the five states and what each means for "composing".
+test("XEP-0085 §2: only <composing/> is composing; the four other states are not (isComposing idle)", () => {
+  const rows: [string, string][] = [["active", "idle"], ["composing", "active"], ["paused", "idle"], ["inactive", "idle"], ["gone", "idle"]];
+  for (const [state, expected] of rows) {
+    const r = xmppMessageToSip(parse(`<message type='chat'><${state} xmlns='${CS}'/></message>`), ctx);
+    assert.ok(r.outcome === "send", state);
+    assert.equal(parseIsComposing(Buffer.from(r.draft.body)).state, expected, state);
+  }
+});
+
+test("XEP-0085 §5.6: a standalone notification from SIP has the chat state as its only child; two states in one message → the first", () => {
+  const doc = `<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>active</state></isComposing>`;
+  const r = sipMessageToXmpp(sipRequest("application/im-iscomposing+xml", doc), mapper, { id: "s3" });
+  assert.ok(r.outcome === "stanza");
+  const children = r.stanza.children.filter((c): c is Element => typeof c !== "string");
+  assert.deepEqual(children.map((c) => [c.getName(), c.getNS()]), [["composing", CS]]);
+  assert.equal(r.stanza.attrs.type, "chat"); // §5.4 rule 3
+  const two = xmppMessageToSip(parse(`<message type='chat'><paused xmlns='${CS}'/><composing xmlns='${CS}'/></message>`), ctx);
+  assert.ok(two.outcome === "send");
+  assert.equal(parseIsComposing(Buffer.from(two.draft.body)).state, "idle");
 });

@@ -2,6 +2,12 @@
  * Chat states across the gateway: XEP-0085 on the XMPP side, RFC 3994 isComposing on the SIP side.
  * RFC 3994 knows two states (active: composing; idle: not), XEP-0085 five; the mapping is below.
  * Pure: documents are built with the xmpp package's builder and read with its restricted parser.
+ *
+ * Checked: the XEP-0085 side against XEP-0085 v2.1 itself (§2 Definitions, §5.3 Repetition, §5.6
+ * Syntax of Notifications; the stored xsf/xeps source). NOT verified: the RFC 3994 side (states,
+ * refresh, schema): every stored copy of RFC 3994 shows only its opening pages; the section numbers
+ * cited for it below are from memory (a secondary summary of the RFC agrees on the 60 s minimum
+ * refresh and the 120 s default).
  */
 import { NS, parseElements, serialize, xml, type Element, type StreamParserLimits } from "@passerelle/xmpp";
 
@@ -12,14 +18,14 @@ export const ISCOMPOSING_NS = "urn:ietf:params:xml:ns:im-iscomposing";
 /** Seconds we ask the SIP side to keep showing "composing" without a refresh (RFC 3994 §3: refresh ≥ 60 recommended, 120 default timeout). */
 export const COMPOSING_REFRESH_SECONDS = 90;
 
-// XEP-0085 §2.1: the five chat states.
+// XEP-0085 §2 (table "Chat States"): the five chat states.
 export type ChatState = "active" | "composing" | "paused" | "inactive" | "gone";
 // RFC 3994 §3: the two isComposing states.
 export type IsComposingState = "active" | "idle";
 
 const CHAT_STATES: readonly ChatState[] = ["active", "composing", "paused", "inactive", "gone"];
 
-/** The XEP-0085 chat state a message carries, if any (XEP-0085 §5.1: at most one per message; the first is taken). */
+/** The XEP-0085 chat state a message carries, if any (XEP-0085 §5.6 rule 1: at most one per message; the first is taken). */
 export function chatStateOf(stanza: Element): ChatState | undefined {
   for (const child of stanza.children) {
     if (typeof child === "string") continue;
@@ -31,15 +37,16 @@ export function chatStateOf(stanza: Element): ChatState | undefined {
 }
 
 /**
- * XEP-0085 → RFC 3994. Only <composing/> is "active" (the RFC 3994 §3 meaning of active is
- * "composing"); <paused/> (stopped typing), <active/> (paying attention, not typing),
- * <inactive/> and <gone/> (not in the conversation) are all "idle" (RFC 3994 §3: idle = not composing).
+ * XEP-0085 → RFC 3994. Only <composing/> ("User is composing a message", XEP-0085 §2) is "active"
+ * (RFC 3994: active = composing); <paused/> ("had been composing but now has stopped"), <active/>
+ * ("actively participating", not typing), <inactive/> and <gone/> (not participating) are all
+ * "idle" (RFC 3994: idle = not composing).
  */
 export function isComposingStateFor(state: ChatState): IsComposingState {
   return state === "composing" ? "active" : "idle";
 }
 
-/** RFC 3994 → XEP-0085: active → <composing/>; idle → <paused/> (the sender was composing and stopped; XEP-0085 §5.1). */
+/** RFC 3994 → XEP-0085: active → <composing/>; idle → <paused/> (XEP-0085 §2: "had been composing but now has stopped"). */
 export function chatStateFor(state: IsComposingState): ChatState {
   return state === "active" ? "composing" : "paused";
 }

@@ -63,7 +63,7 @@ export function xmppMessageToSip(stanza: Element, ctx: XmppToSipContext): XmppTo
   let body = pickBody(stanza);
   let contentType: string | undefined;
   if (body === undefined) {
-    // RFC 3994 §4 / XEP-0085 §5.1: a chat state without a body becomes an isComposing document (a body with a state goes as text only: text implies idle).
+    // XEP-0085 §2: a "standalone notification" (a chat state without a body) becomes an isComposing document; a body with a state goes as text only (RFC 3994: text implies idle).
     const state = chatStateOf(stanza);
     // A message without a body or a chat state (receipts…) has no SIP MESSAGE counterpart.
     if (state === undefined) return { outcome: "ignored", reason: "no body" };
@@ -136,7 +136,7 @@ export function sipMessageToXmpp(request: SipRequest, mapper: AddressMapper, opt
   const contentType = request.headers.get("content-type") ?? "text/plain";
   let composing: Element | undefined;
   let text = "";
-  // RFC 3994 §4: an isComposing MESSAGE becomes a body-less chat-state message (XEP-0085 §5.1).
+  // RFC 3994: an isComposing MESSAGE becomes a standalone notification, the chat state its only child (XEP-0085 §5.6 rule 3).
   if ((contentType.split(";")[0] ?? "").trim().toLowerCase() === ISCOMPOSING_CONTENT_TYPE) {
     try {
       composing = xml(chatStateFor(parseIsComposing(request.body).state), { xmlns: NS.chatStates });
