@@ -9,7 +9,7 @@
 //   with TLS, 10,000 per replica; Prosody 0.12.3 48 KiB TLS, ejabberd 23.01 98 KiB TLS.
 //
 //   node --experimental-websocket --import tsx bench/idle-connections.ts [--connections 10000]
-//        [--concurrency 200] [--settle-seconds 5] [--heap-snapshot FILE]
+//        [--concurrency 200] [--settle-seconds 5] [--heap-snapshot FILE (writes FILE.before, FILE.after)]
 //
 // The client is deliberately lean (regular expressions over the server's bytes, no XML parser):
 // it has to hold N TLS sockets itself. Connections come from several loopback source addresses
@@ -225,6 +225,11 @@ async function main(): Promise<void> {
       return { rss: vmRss(pid), mem };
     };
     const before = await measure();
+    const snapshot = values["heap-snapshot"];
+    if (snapshot !== undefined && inspector !== undefined) {
+      await inspector.writeHeapSnapshot(`${snapshot}.before`);
+      out(`heap snapshot before: ${snapshot}.before`);
+    }
     const started = Date.now();
     const cpuBefore = process.cpuUsage();
     const { sockets, failures } = await openMany(N, edgePort, identity);
@@ -235,11 +240,9 @@ async function main(): Promise<void> {
     await sleep(SETTLE_MS);
     const atEdge = await authenticatedAtEdge(edge.httpUrl);
     const after = await measure();
-    if (values["heap-snapshot"] !== undefined && inspector !== undefined) {
-      const file = values["heap-snapshot"];
-      const expression = `import("node:v8").then((v8) => v8.writeHeapSnapshot(${JSON.stringify(file)}))`;
-      await inspector.call("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true }, 300_000);
-      out(`heap snapshot written to ${file}`);
+    if (snapshot !== undefined && inspector !== undefined) {
+      await inspector.writeHeapSnapshot(`${snapshot}.after`);
+      out(`heap snapshot with the connections open: ${snapshot}.after`);
     }
     const open = sockets.length;
     const clientRss = process.memoryUsage().rss;

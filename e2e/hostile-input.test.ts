@@ -323,6 +323,70 @@ describe("hostile input at the edge: every attack gets its stream error, the edg
     c.send(Buffer.concat([Buffer.from(`<message from='romeo@${PLAIN}' to='juliet@${GATEWAY}'><body>`), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from("</body></message>")]));
   });
 
+  hostile("a stanza before the stream header", { condition: "invalid-namespace", text: /not a stream:stream/ }, async (c) => {
+    c.send(chat(`romeo@${PLAIN}`));
+  });
+
+  hostile("an XML declaration naming another encoding", { condition: "unsupported-encoding" }, async (c) => {
+    c.send(`<?xml version='1.0' encoding='ISO-8859-1'?>${plainHeader.replace("<?xml version='1.0'?>", "")}`);
+  });
+
+  hostile("a huge attribute in the stream header", { condition: "policy-violation", text: /header too big/ }, async (c) => {
+    c.send(s2sHeader({ from: PLAIN, to: GATEWAY }).replace("version='1.0'>", `version='1.0' x-pad='${"x".repeat(8192)}'>`));
+  });
+
+  hostile("a NUL character in a stanza", { condition: "not-well-formed" }, async (c) => {
+    c.send(plainHeader);
+    await features(c);
+    c.send(chat(`romeo@${PLAIN}`, "nul\u0000here"));
+  });
+
+  hostile("text between stanzas", { condition: "bad-format", text: /text between stanzas/ }, async (c) => {
+    c.send(plainHeader);
+    await features(c);
+    // The parser sees text at the next "<" (until then it only counts against the byte limits).
+    c.send(`not a stanza, just text<presence from='romeo@${PLAIN}' to='juliet@${GATEWAY}'/>`);
+  });
+
+  hostile("an unbound namespace prefix", { condition: "bad-namespace-prefix" }, async (c) => {
+    c.send(plainHeader);
+    await features(c);
+    c.send(`<evil:message from='romeo@${PLAIN}' to='juliet@${GATEWAY}'/>`);
+  });
+
+  hostile("too many attributes on one element", { condition: "policy-violation", text: /too many attributes/ }, async (c) => {
+    c.send(plainHeader);
+    await features(c);
+    const attrs = Array.from({ length: 200 }, (_, i) => `a${i}='v'`).join(" ");
+    c.send(`<message from='romeo@${PLAIN}' to='juliet@${GATEWAY}' ${attrs}/>`);
+  });
+
+  hostile("SASL before STARTTLS where TLS is required", { condition: "policy-violation", text: /STARTTLS/ }, async (c) => {
+    c.send(partnerHeader);
+    await features(c);
+    c.send(`<auth xmlns='${NS.sasl}' mechanism='EXTERNAL'>=</auth>`);
+  });
+
+  hostile("STARTTLS again over TLS", { condition: "policy-violation", text: /STARTTLS is not available/ }, async (c) => {
+    await c.startTls({ from: PARTNER, to: GATEWAY, identity, timeoutMs: WAIT_MS });
+    c.send(`<starttls xmlns='${NS.tls}'/>`);
+  });
+
+  hostile("a stanza from another partner's domain, not authenticated on this stream", { condition: "invalid-from", text: /plain\.test is not authenticated/ }, async (c) => {
+    await authenticated(c);
+    c.send(chat(`romeo@${PLAIN}`));
+  });
+
+  hostile("a stanza in jabber:client after authentication", { condition: "invalid-namespace" }, async (c) => {
+    await authenticated(c);
+    c.send(`<message xmlns='jabber:client' from='romeo@${PARTNER}' to='juliet@${GATEWAY}' type='chat'><body>c2s?</body></message>`);
+  });
+
+  hostile("an unknown top-level element after authentication", { condition: "unsupported-stanza-type" }, async (c) => {
+    await authenticated(c);
+    c.send(`<query xmlns='jabber:iq:roster'/>`);
+  });
+
   hostile(
     `the stream establishment timeout (${ESTABLISHMENT_SECONDS} s)`,
     { condition: "connection-timeout", withinMs: [ESTABLISHMENT_SECONDS * 1000 - 500, ESTABLISHMENT_SECONDS * 1000 + 3000] },

@@ -3,6 +3,8 @@
 // noise. Needs the WebSocket global (Node 20: run with --experimental-websocket). Every call is
 // bounded by a timeout.
 
+import { createWriteStream } from "node:fs";
+
 export interface MemoryUsage {
   rss: number;
   heapTotal: number;
@@ -14,11 +16,15 @@ export interface MemoryUsage {
 export class InspectorClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private onEvent: ((method: string, params: Record<string, unknown>) => void) | undefined;
 
   private constructor(private readonly ws: WebSocket) {
     ws.addEventListener("message", (event) => {
-      const msg = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
-      if (msg.id === undefined) return;
+      const msg = JSON.parse(String(event.data)) as { id?: number; method?: string; params?: Record<string, unknown>; result?: unknown; error?: { message: string } };
+      if (msg.id === undefined) {
+        if (msg.method !== undefined) this.onEvent?.(msg.method, msg.params ?? {});
+        return;
+      }
       const waiter = this.pending.get(msg.id);
       if (waiter === undefined) return;
       this.pending.delete(msg.id);
@@ -96,6 +102,20 @@ export class InspectorClient {
       result: { value: string };
     };
     return JSON.parse(result.result.value) as MemoryUsage;
+  }
+
+  /** A heap snapshot of the inspected process, written to `file` (open it in Chrome DevTools). */
+  async writeHeapSnapshot(file: string): Promise<void> {
+    const out = createWriteStream(file);
+    this.onEvent = (method, params) => {
+      if (method === "HeapProfiler.addHeapSnapshotChunk") out.write(String(params.chunk));
+    };
+    try {
+      await this.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false }, 600_000);
+    } finally {
+      this.onEvent = undefined;
+      await new Promise<void>((resolve) => out.end(() => resolve()));
+    }
   }
 
   close(): void {
