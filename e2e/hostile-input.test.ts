@@ -413,3 +413,104 @@ describe("hostile input at the edge: every attack gets its stream error, the edg
     assert.ok(nc !== undefined);
   });
 });
+
+// MISSION.md's bar: idle connections are closed at the configured timeouts — the stream
+// establishment timeout before authentication (60 s by default), the inactivity timeout after
+// (600 s by default). Here both are short, on an edge of its own (NATS and Redis only).
+describe("idle connections: closed at the establishment timeout before authentication, at the inactivity timeout after", { timeout: 120_000 }, () => {
+  const scope = createScope("idle-timeouts");
+  const ESTABLISH_S = 2;
+  const INACTIVE_S = 4;
+  let identity: TlsIdentity;
+  let edge: RunningService;
+  let edgePort: number;
+
+  before(async () => {
+    const ca = await createTestCa(scope.dir("pki"));
+    const gatewayCert = await ca.issue({ domains: [GATEWAY], srvId: true });
+    const partnerCert = await ca.issue({ domains: [PARTNER], srvId: true });
+    identity = { cert: readFileSync(partnerCert.certFile), key: readFileSync(partnerCert.keyFile), ca: readFileSync(ca.certFile) };
+    const [nats, redis] = await Promise.all([startNats(scope, { host: HOST }), startRedis(scope, { host: HOST })]);
+    edgePort = await freePort(HOST);
+    const http = async () => ({ http: { host: HOST, port: await freePort(HOST) } });
+    const deadPort = await freePort(HOST);
+    const config: RawConfig = {
+      domains: [{ xmpp: GATEWAY }],
+      gateway: {
+        edgeFqdn: GATEWAY,
+        dialback: { secret: "idle-timeouts-dialback-secret-0123" },
+        timeouts: { streamEstablishment: ESTABLISH_S, streamInactivity: INACTIVE_S },
+      },
+      edge: { listen: { host: HOST, port: edgePort }, tls: { certFile: gatewayCert.certFile, keyFile: gatewayCert.keyFile, caFile: ca.certFile } },
+      nats: { url: nats.url },
+      redis: { url: redis.url },
+      dns: { server: `${HOST}:${deadPort}` },
+      sip: { proxy: { host: HOST, port: await freePort(HOST) }, listen: { host: HOST, port: await freePort(HOST) } },
+      partners: [{ domain: PARTNER, type: "federated", tls: "required", sasl: "required", dialback: false }],
+      services: {
+        edgeListener: await http(),
+        dialbackAuthority: await http(),
+        policy: await http(),
+        sipTranslator: await http(),
+        dnsRegistrar: await http(),
+      },
+    };
+    const gateway = await startGateway(scope, { config, replicas: { "edge-listener": 1 } });
+    const found = gateway.services.find((s) => s.name === "edge-listener");
+    assert.ok(found, "the edge-listener runs");
+    edge = found;
+  });
+
+  after(() => scope.close());
+
+  const keepalive = (c: RawS2SClient, everyMs: number): NodeJS.Timeout => setInterval(() => c.send(" "), everyMs);
+
+  it(`a stream that does not authenticate is closed at the establishment timeout (${ESTABLISH_S} s), whitespace keepalives notwithstanding`, async () => {
+    const c = await RawS2SClient.connect(HOST, edgePort);
+    const timer = keepalive(c, 500);
+    try {
+      const started = Date.now();
+      await c.startTls({ from: PARTNER, to: GATEWAY, identity, timeoutMs: WAIT_MS });
+      const error = await c.streamError(ESTABLISH_S * 1000 + WAIT_MS);
+      const elapsed = Date.now() - started;
+      assert.equal(error.condition, "connection-timeout", c.transcript);
+      assert.match(error.text ?? "", /not established in time/);
+      assert.ok(elapsed >= ESTABLISH_S * 1000 - 500 && elapsed < INACTIVE_S * 1000, `closed after ${elapsed} ms`);
+      await c.waitClosed(WAIT_MS);
+    } finally {
+      clearInterval(timer);
+      c.destroy();
+    }
+  });
+
+  it(`an authenticated stream outlives the establishment timeout and is closed after ${INACTIVE_S} s of silence`, async () => {
+    const c = await RawS2SClient.connect(HOST, edgePort);
+    try {
+      await c.authenticate({ from: PARTNER, to: GATEWAY, identity, timeoutMs: WAIT_MS });
+      const silentSince = Date.now();
+      const error = await c.streamError(INACTIVE_S * 1000 + WAIT_MS);
+      const elapsed = Date.now() - silentSince;
+      assert.equal(error.condition, "connection-timeout", c.transcript);
+      assert.match(error.text ?? "", /inactivity/);
+      assert.ok(elapsed >= INACTIVE_S * 1000 - 500, `closed after ${elapsed} ms of silence, before the inactivity timeout`);
+      await c.waitClosed(WAIT_MS);
+      assert.equal(edge.process.exitInfo(), undefined, "the edge-listener is still running");
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it("an authenticated stream with whitespace keepalives stays open past the inactivity timeout", async () => {
+    const c = await RawS2SClient.connect(HOST, edgePort);
+    const timer = keepalive(c, 1000);
+    try {
+      await c.authenticate({ from: PARTNER, to: GATEWAY, identity, timeoutMs: WAIT_MS });
+      await new Promise((r) => setTimeout(r, (INACTIVE_S + 2) * 1000));
+      assert.equal(c.closed, false, `the stream was closed: ${c.transcript}`);
+      assert.doesNotMatch(c.transcript, /stream:error/);
+    } finally {
+      clearInterval(timer);
+      c.destroy();
+    }
+  });
+});
