@@ -3,6 +3,11 @@
  * is XEP-0106-unescaped and then %-encoded where the SIP user part cannot hold a character; the
  * domain is in A-labels (IDNA ToASCII, done by Jid); a resource rides in the GRUU "gr" parameter
  * (RFC 5627 §3.1). Our XMPP domains map to their internal SIP domains (the same by default).
+ *
+ * Checked: the localpart handling against XEP-0106 v1.1 itself (§3 tables, §4.2 algorithm, §5.1 and
+ * §5.3 examples; golden tests), with one deliberate divergence (every backslash from SIP is escaped,
+ * see the tests). NOT verified: the RFC 7247 §5 rules themselves (only the RFC's opening pages were
+ * reachable), i.e. that §5 asks for XEP-0106, the resource ↔ "gr" rule and the section numbers.
  */
 import { Jid, JidError, escapeLocal, unescapeLocal } from "@passerelle/xmpp";
 import { SipParseError, formatUri, parseUri, type SipUri } from "@passerelle/sip";
