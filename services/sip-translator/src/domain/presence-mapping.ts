@@ -5,6 +5,11 @@
  *
  * The PIDF is built with the xmpp package's xml() builder and read with its restricted stream
  * parser (no DTD, no entities, no processing instructions, bounded size and depth).
+ *
+ * NOT verified against RFC 8048: every stored copy of RFC 8048, RFC 7248 and their drafts shows
+ * only the opening pages, so the <show/> ↔ RPID rows, "chat" carrying no activity, xa → away, the
+ * priority scaling and the tuple-id rule are our reading. Only the RPID activity names used below
+ * were seen in a list of the RFC 4480 activities (a third party's, not the RFC text).
  */
 import { createHash } from "node:crypto";
 import type { PartnerType } from "@passerelle/config";
