@@ -341,7 +341,7 @@ test("Romeo revokes at the presence server (terminated;reason=rejected): Alice g
   assert.equal((await f.service.fromSip(notifyFor(subscribe, { state: "terminated;reason=rejected" }))).status, 200);
   await f.settle();
   const types = f.xmpp.map((s) => /type="([^"]+)"/.exec(s.xml)?.[1]);
-  assert.deepEqual(types.slice(-2), ["unsubscribed", "unavailable"]);
+  assert.deepEqual(types.slice(-2), ["unavailable", "unsubscribed"]);
   assert.equal((await f.store.get(ROMEO, ALICE))?.state, undefined, "back to none: the record is gone");
 });
 
@@ -372,7 +372,7 @@ test("Juliet takes Carol (Public unverified) off her allow-list: Carol's subscri
   authorised = false;
   await f.service.allowListChanged(ROMEO);
   await f.settle();
-  assert.deepEqual(f.xmpp.slice(-2).map((s) => /type="([^"]+)"/.exec(s.xml)?.[1]), ["unsubscribed", "unavailable"]);
+  assert.deepEqual(f.xmpp.slice(-2).map((s) => /type="([^"]+)"/.exec(s.xml)?.[1]), ["unavailable", "unsubscribed"]);
   assert.equal(f.sent.at(-1)?.headers.get("expires"), "0");
   assert.equal(await f.store.get(ROMEO, "carol@unverified.test"), undefined);
 });

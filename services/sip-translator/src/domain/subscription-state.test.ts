@@ -96,7 +96,9 @@ test("RFC 6121 A.2.3: outbound subscribed (the internal user approves)", () => {
 
 test("RFC 6121 A.2.4: outbound unsubscribed (the internal user refuses or revokes)", () => {
   const refuse = [send("unsubscribed")];
-  const revoke = [send("unsubscribed"), send("unavailable"), watchStop];
+  // RFC 6121 §3.2.2 (text as quoted in the Babbler and node-xmpp-server sources): the unavailable
+  // presence goes while the contact is still subscribed, i.e. before the unsubscribed.
+  const revoke = [send("unavailable"), send("unsubscribed"), watchStop];
   check({ direction: "outbound", type: "unsubscribed" }, federated, [
     [S.none, S.none, []],
     [S.nPo, S.nPo, []],

@@ -155,11 +155,14 @@ export function reduceSubscription(state: SubscriptionState, event: Subscription
           { kind: "xmpp-send", type: "subscribed" },
           { kind: "sip-watch-start" },
         ]);
-      // RFC 6121 A.2.4 and §3.2.2: the user refuses or revokes; unavailable presence follows a revocation.
+      // RFC 6121 A.2.4 and §3.2.2: the user refuses or revokes. A revocation sends unavailable first:
+      // "while the user is still subscribed ... (i.e., before the contact's server routes or delivers the
+      // presence stanza of type "unsubscribed" ...)" the unavailable presence MUST be sent (§3.2.2).
       case "unsubscribed": {
         if (!f.from && !f.pendingIn) return result(state, f, []);
-        const actions: SubscriptionAction[] = [{ kind: "xmpp-send", type: "unsubscribed" }];
-        if (f.from) actions.push({ kind: "xmpp-send", type: "unavailable" }, { kind: "sip-watch-stop" });
+        const actions: SubscriptionAction[] = f.from
+          ? [{ kind: "xmpp-send", type: "unavailable" }, { kind: "xmpp-send", type: "unsubscribed" }, { kind: "sip-watch-stop" }]
+          : [{ kind: "xmpp-send", type: "unsubscribed" }];
         return result(state, { ...f, from: false, pendingIn: false }, actions);
       }
     }
