@@ -188,7 +188,7 @@ export class PresenceService {
           await this.applyEvent(user, contact, partnerType, { direction: "outbound", type: "subscribed" }, true);
           this.o.onEvent?.({ kind: "release", outcome: "ok", user, contact });
         } else if (!status.authorised && partnerType === "public-unverified" && f.from && !f.to && !pendingOut(record.state)) {
-          // The user took the authorisation back: RFC 6121 §3.2 revocation (unsubscribed, then unavailable).
+          // The user took the authorisation back: RFC 6121 §3.2.2 revocation (unavailable while still subscribed, then unsubscribed).
           await this.applyEvent(user, contact, partnerType, { direction: "outbound", type: "unsubscribed" }, false);
           this.o.onEvent?.({ kind: "revoke", outcome: "ok", user, contact });
         }
