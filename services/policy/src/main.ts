@@ -4,7 +4,11 @@ import { ensureInboundStream, ensurePolicyConsumer, LivePartners, runService, ty
 import { InboundConsumer } from "./adapters/inbound-consumer.ts";
 import { InboundHandler } from "./adapters/inbound-handler.ts";
 import { registerUserRoutes } from "./adapters/admin-routes.ts";
-import { setupAdminHttp } from "./adapters/admin-http.ts";
+import type { FastifyInstance } from "fastify";
+import type { Logger, Registry } from "@passerelle/telemetry";
+import type { GatewayConfig } from "@passerelle/config";
+import { setupAdminHttp, type AdminHttpOptions } from "./adapters/admin-http.ts";
+import { startAdminTls } from "./adapters/admin-tls.ts";
 import { registerOpenApi } from "./adapters/openapi.ts";
 import { OutboundAuthorizer } from "./adapters/outbound-authorizer.ts";
 import { AdminError, PartnerAdmin } from "./adapters/partner-admin.ts";
@@ -34,21 +38,26 @@ const started = (): Running => {
   return running;
 };
 
+/** Every admin route, on the plain HTTP app and on the TLS one (adminTls). */
+function registerAdminRoutes(app: FastifyInstance, o: { config: GatewayConfig; log: Logger; metrics: Registry; clientCertificates?: AdminHttpOptions["clientCertificates"] }): void {
+  const http = setupAdminHttp(app, { tokens, log: o.log, metrics: o.metrics, ...(o.clientCertificates === undefined ? {} : { clientCertificates: o.clientCertificates }) });
+  registerUserRoutes(app, {
+    localDomains: new Set(o.config.domains.map((d) => d.xmpp)),
+    log: o.log,
+    http,
+    deps: () => {
+      const r = started();
+      return { store: r.users, changed: (kind, key) => r.ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key }) };
+    },
+  });
+  registerPartnerRoutes(app, { http, admin: () => started().admin });
+  registerOpenApi(app, http);
+}
+
 await runService({
   name: "policy",
   routes(app, { config, log, metrics }) {
-    const http = setupAdminHttp(app, { tokens, log, metrics });
-    registerUserRoutes(app, {
-      localDomains: new Set(config.domains.map((d) => d.xmpp)),
-      log,
-      http,
-      deps: () => {
-        const r = started();
-        return { store: r.users, changed: (kind, key) => r.ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key }) };
-      },
-    });
-    registerPartnerRoutes(app, { http, admin: () => started().admin });
-    registerOpenApi(app, http);
+    registerAdminRoutes(app, { config, log, metrics });
   },
   async start(ctx) {
     const { config } = ctx;
@@ -67,6 +76,9 @@ await runService({
     ctx.onShutdown(() => live.stop());
 
     const store = new UserStore(ctx.redis, () => live.settings().xmppAccessDefault);
+    // The hot path reads users' facts through a cache; config.changed events keep it current.
+    const userChanges = store.watch(ctx.bus);
+    ctx.onShutdown(() => userChanges.drain());
     const admin = new PartnerAdmin({
       store: partnerStore,
       redis: ctx.redis,
@@ -75,6 +87,16 @@ await runService({
       changed: (kind, key, revision) => ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key, revision }),
     });
     running = { users: store, admin, ctx };
+
+    const adminTls = config.services.policy.adminTls;
+    if (adminTls !== undefined) {
+      const listener = await startAdminTls({
+        settings: { ...adminTls, port: Number(process.env.PASSERELLE_ADMIN_TLS_PORT ?? adminTls.port) },
+        log: ctx.log,
+        register: (app) => registerAdminRoutes(app, { config, log: ctx.log, metrics: ctx.metrics, clientCertificates: adminTls.requireClientCert ? "required" : "or-bearer" }),
+      });
+      ctx.onShutdown(() => listener.close());
+    }
 
     const grpc = await startAdminGrpc({
       host: config.services.policy.grpc.host,

@@ -4,10 +4,12 @@
  * every failure fastify itself detects (bad JSON, too large, wrong content type, unknown route),
  * a YAML body parser for imports, and the list of routes (checked against the OpenAPI document).
  */
+import type { TLSSocket } from "node:tls";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, type Logger, type Registry } from "@passerelle/telemetry";
 import type { AdminToken } from "../environment.ts";
 import { AdminAuth } from "./admin-auth.ts";
+import { certificateActor } from "./admin-tls.ts";
 import { AdminError } from "./partner-admin.ts";
 
 export interface AdminHttpOptions {
@@ -15,6 +17,11 @@ export interface AdminHttpOptions {
   log: Logger;
   /** Where to count admin requests by outcome and error code. */
   metrics?: Registry;
+  /**
+   * On the TLS listener (admin-tls.ts): a verified client certificate authenticates (actor: its
+   * subject CN). "required": nothing else does; "or-bearer": without one, a bearer token may.
+   */
+  clientCertificates?: "required" | "or-bearer";
 }
 
 export interface AdminHttp {
@@ -32,10 +39,13 @@ export const MAX_IMPORT_BYTES = 1024 * 1024;
 
 export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions): AdminHttp {
   const auth = new AdminAuth(options.tokens);
+  const requestsName = "passerelle_policy_admin_requests_total";
+  // One counter for both listeners (plain and TLS) of a registry.
   const requests =
     options.metrics === undefined
       ? undefined
-      : new Counter({ name: "passerelle_policy_admin_requests_total", help: "Admin API (REST) requests by outcome (ok, refused, error) and error code", labelNames: ["outcome", "code"], registers: [options.metrics] });
+      : ((options.metrics.getSingleMetric(requestsName) as Counter<"outcome" | "code"> | undefined) ??
+        new Counter({ name: requestsName, help: "Admin API (REST) requests by outcome (ok, refused, error) and error code", labelNames: ["outcome", "code"], registers: [options.metrics] }));
   app.addHook("onResponse", async (request, reply) => {
     if (!(request.routeOptions.url ?? request.url).startsWith("/v1/")) return;
     const status = reply.statusCode;
@@ -57,6 +67,18 @@ export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions):
     const route = request.routeOptions.url ?? "";
     if (!route.startsWith("/v1/") && !request.url.startsWith("/v1/") && request.url !== "/v1") return;
     try {
+      if (options.clientCertificates !== undefined) {
+        const socket = request.raw.socket as TLSSocket;
+        const actor = certificateActor(socket);
+        if (actor !== undefined) {
+          actors.set(request, actor);
+          return;
+        }
+        if (options.clientCertificates === "required") {
+          const why = socket.authorizationError === undefined ? "" : ` (${String(socket.authorizationError)})`;
+          throw new AdminError(401, "unauthorized", `a client certificate signed by the admin client CA is required${why}`);
+        }
+      }
       actors.set(request, auth.actorFor(request.headers.authorization));
     } catch (err) {
       const e = err as AdminError;
