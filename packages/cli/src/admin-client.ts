@@ -1,6 +1,6 @@
 /**
  * A client of the policy service's admin REST API (docs: services/policy/README.md): bearer
- * token, JSON in and out (YAML for export/import), every failure a CliError carrying the
+ * token, or a client certificate on the API's TLS listener (--cert/--key/--ca), JSON in and out (YAML for export/import), every failure a CliError carrying the
  * server's reason — plus the matrix row or the list of problems when the server names them.
  */
 import { resolve } from "node:path";
@@ -9,6 +9,7 @@ import { str } from "./args.ts";
 import type { CliContext } from "./command.ts";
 import { CliError } from "./errors.ts";
 import { readBounded } from "./files.ts";
+import { tlsFetch, type ClientTls } from "./tls-fetch.ts";
 
 export const DEFAULT_ADMIN_URL = "http://127.0.0.1:9103";
 /** Answers larger than this are refused (an export of thousands of partners is well below). */
@@ -18,6 +19,9 @@ const TIMEOUT_MS = 15_000;
 export const adminOptions: OptionSpecs = {
   url: { type: "string", placeholder: "URL", description: `the policy service's admin API (default: $PASSERELLE_ADMIN_URL, else ${DEFAULT_ADMIN_URL})` },
   "token-file": { type: "string", placeholder: "FILE", description: "a file holding the bearer token (default: $PASSERELLE_ADMIN_TOKEN)" },
+  cert: { type: "string", placeholder: "FILE", description: "client certificate (PEM) for the admin API's TLS listener, instead of a token (default: $PASSERELLE_ADMIN_CERT)" },
+  key: { type: "string", placeholder: "FILE", description: "the client certificate's unencrypted private key (PEM) (default: $PASSERELLE_ADMIN_KEY)" },
+  ca: { type: "string", placeholder: "FILE", description: "CA (PEM) that signed the admin API's server certificate (default: $PASSERELLE_ADMIN_CA, else the system's CAs)" },
   json: { type: "boolean", description: "print the server's answer as JSON" },
 };
 
@@ -45,7 +49,8 @@ interface ErrorBody {
 export class AdminClient {
   constructor(
     readonly baseUrl: string,
-    private readonly token: string,
+    /** undefined: the client certificate authenticates. */
+    private readonly token: string | undefined,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {}
 
@@ -59,24 +64,29 @@ export class AdminClient {
       throw new CliError(`--url: not a URL: "${raw}"`);
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new CliError(`--url: expected http:// or https://, got "${raw}"`);
+    const tls = clientTls(args, ctx);
+    if (tls !== undefined && url.protocol !== "https:") throw new CliError(`--cert/--key/--ca need an https:// --url (the admin API's TLS listener), got "${raw}"`);
     const tokenFile = str(args, "token-file");
     let token: string | undefined;
-    if (tokenFile !== undefined) {
+    if (tokenFile === undefined && tls?.cert !== undefined && (ctx.env.PASSERELLE_ADMIN_TOKEN ?? "").trim() === "") {
+      // The certificate is the credential.
+    } else if (tokenFile !== undefined) {
       const path = resolve(ctx.cwd, tokenFile);
       token = readBounded(path, "--token-file", 16 * 1024).split(/\r?\n/, 1)[0]?.trim();
       if (token === undefined || token.length === 0) throw new CliError(`--token-file: ${path} holds no token`);
     } else {
       token = ctx.env.PASSERELLE_ADMIN_TOKEN?.trim();
-      if (token === undefined || token.length === 0) throw new CliError("no admin token: set PASSERELLE_ADMIN_TOKEN or pass --token-file");
+      if (token === undefined || token.length === 0) throw new CliError("no admin credentials: set PASSERELLE_ADMIN_TOKEN, pass --token-file, or --cert and --key for the TLS listener");
     }
-    if (/[\r\n\0]/.test(token) || token.length > 4096) throw new CliError("the admin token is not usable (control characters or longer than 4096)");
-    return new AdminClient(url.toString().replace(/\/+$/, ""), token);
+    if (token !== undefined && (/[\r\n\0]/.test(token) || token.length > 4096)) throw new CliError("the admin token is not usable (control characters or longer than 4096)");
+    return new AdminClient(url.toString().replace(/\/+$/, ""), token, tls === undefined ? fetch : tlsFetch(tls));
   }
 
   async request(method: string, path: string, options: RequestOptions = {}): Promise<AdminResponse> {
     const query = options.query === undefined ? "" : `?${new URLSearchParams(options.query).toString()}`;
     const url = `${this.baseUrl}${path}${query}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: "application/json, text/yaml" };
+    const headers: Record<string, string> = { accept: "application/json, text/yaml" };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     let body: string | undefined;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
@@ -93,6 +103,7 @@ export class AdminClient {
       const why = e.name === "TimeoutError" ? `no answer within ${TIMEOUT_MS / 1000} s` : (e.cause?.code ?? e.cause?.message ?? e.message);
       throw new CliError(`cannot reach the admin API at ${this.baseUrl}: ${why}`);
     }
+    if (response.status >= 300 && response.status < 400) throw new CliError(`the admin API answered ${response.status} (a redirect, not followed)`);
     const declared = Number(response.headers.get("content-length") ?? "0");
     if (declared > MAX_RESPONSE_BYTES) throw new CliError(`the admin API answered ${declared} bytes, more than the ${MAX_RESPONSE_BYTES} accepted`);
     const text = await readLimited(response);
@@ -108,6 +119,35 @@ export class AdminClient {
     if (response.status >= 400) throw errorFrom(response.status, parsed, text);
     return { status: response.status, body: parsed, text };
   }
+}
+
+/** PEM files are small; a bundle of CAs is the largest. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+/** --cert/--key/--ca (or $PASSERELLE_ADMIN_CERT/_KEY/_CA), read; undefined when none is given. */
+function clientTls(args: ParsedArgs, ctx: CliContext): ClientTls | undefined {
+  const pick = (option: string, variable: string): string | undefined => {
+    const value = str(args, option) ?? ctx.env[variable];
+    return value === undefined || value.trim() === "" ? undefined : resolve(ctx.cwd, value);
+  };
+  const certFile = pick("cert", "PASSERELLE_ADMIN_CERT");
+  const keyFile = pick("key", "PASSERELLE_ADMIN_KEY");
+  const caFile = pick("ca", "PASSERELLE_ADMIN_CA");
+  if (certFile === undefined && keyFile === undefined && caFile === undefined) return undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new CliError("--cert and --key go together: the client certificate and its private key");
+  const tls: ClientTls = {};
+  const pem = (path: string, what: string, marker: RegExp, expected: string): string => {
+    const text = readBounded(path, what, MAX_PEM_BYTES);
+    if (!marker.test(text)) throw new CliError(`${what}: ${path} holds no PEM ${expected}`);
+    return text;
+  };
+  if (certFile !== undefined) tls.cert = pem(certFile, "--cert", /-----BEGIN CERTIFICATE-----/, "certificate");
+  if (keyFile !== undefined) {
+    tls.key = pem(keyFile, "--key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key");
+    if (tls.key.includes("ENCRYPTED")) throw new CliError(`--key: ${keyFile} is encrypted; give an unencrypted key (e.g. openssl pkey -in key.pem -out plain.pem)`);
+  }
+  if (caFile !== undefined) tls.ca = pem(caFile, "--ca", /-----BEGIN CERTIFICATE-----/, "certificate");
+  return tls;
 }
 
 async function readLimited(response: Response): Promise<string> {

@@ -344,7 +344,7 @@ describe("connection and credentials", () => {
   it("no token: refused before any request", async () => {
     const r = await cli(["partner", "list"], ctxWith({ PASSERELLE_ADMIN_URL: url }));
     assert.equal(r.code, 1);
-    assert.equal(r.err, "passerelle partner list: no admin token: set PASSERELLE_ADMIN_TOKEN or pass --token-file");
+    assert.equal(r.err, "passerelle partner list: no admin credentials: set PASSERELLE_ADMIN_TOKEN, pass --token-file, or --cert and --key for the TLS listener");
     assert.equal(fake.requests.length, 0);
   });
 

@@ -61,10 +61,11 @@ const run: Command = {
 
 /**
  * The partner entry in force, from the policy service's admin API, when a token is at hand
- * (--token-file or PASSERELLE_ADMIN_TOKEN); undefined: judge against the configuration file.
+ * (--token-file or PASSERELLE_ADMIN_TOKEN) or a client certificate (--cert); undefined: judge against the configuration file.
  */
 async function fromAdminApi(args: ParsedArgs, ctx: CliContext, domain: string): Promise<CheckOptions["partnerLookup"]> {
-  if (str(args, "token-file") === undefined && (ctx.env.PASSERELLE_ADMIN_TOKEN ?? "").trim() === "") return undefined;
+  const certificate = str(args, "cert") ?? ctx.env.PASSERELLE_ADMIN_CERT ?? "";
+  if (str(args, "token-file") === undefined && (ctx.env.PASSERELLE_ADMIN_TOKEN ?? "").trim() === "" && certificate.trim() === "") return undefined;
   let client: AdminClient;
   try {
     client = AdminClient.from(args, ctx);
