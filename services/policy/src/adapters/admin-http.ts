@@ -39,13 +39,12 @@ export const MAX_IMPORT_BYTES = 1024 * 1024;
 
 export function setupAdminHttp(app: FastifyInstance, options: AdminHttpOptions): AdminHttp {
   const auth = new AdminAuth(options.tokens);
-  const requestsName = "passerelle_policy_admin_requests_total";
   // One counter for both listeners (plain and TLS) of a registry.
   const requests =
     options.metrics === undefined
       ? undefined
-      : ((options.metrics.getSingleMetric(requestsName) as Counter<"outcome" | "code"> | undefined) ??
-        new Counter({ name: requestsName, help: "Admin API (REST) requests by outcome (ok, refused, error) and error code", labelNames: ["outcome", "code"], registers: [options.metrics] }));
+      : ((options.metrics.getSingleMetric("passerelle_policy_admin_requests_total") as Counter<"outcome" | "code"> | undefined) ??
+        new Counter({ name: "passerelle_policy_admin_requests_total", help: "Admin API (REST) requests by outcome (ok, refused, error) and error code", labelNames: ["outcome", "code"], registers: [options.metrics] }));
   app.addHook("onResponse", async (request, reply) => {
     if (!(request.routeOptions.url ?? request.url).startsWith("/v1/")) return;
     const status = reply.statusCode;
