@@ -3,6 +3,7 @@
 // another CA, is refused at the handshake; a renewed server certificate is served without a restart.
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { request } from "node:https";
 import { X509Certificate } from "node:crypto";
 import { connect, type PeerCertificate } from "node:tls";
@@ -162,7 +163,7 @@ describe("admin API over TLS, client certificate required", () => {
 
   it("an unreadable certificate file fails the start, naming the setting and the file", async () => {
     await assert.rejects(
-      buildAdminTlsApp(redisServer.url, { certFile: scope.dir("missing.crt"), keyFile: server.keyFile, clientCaFile: adminCa.certFile }),
+      buildAdminTlsApp(redisServer.url, { certFile: join(scope.workDir, "missing.crt"), keyFile: server.keyFile, clientCaFile: adminCa.certFile }),
       /services\.policy\.adminTls\.certFile .*missing\.crt/,
     );
   });
