@@ -630,11 +630,12 @@ describe("admin API over TLS (overrides)", () => {
     const policy = byComponent(ofKind<IDeployment>(objects, "Deployment")).get("policy");
     assert.ok(policy);
     const c = containerOf(policy);
+    const volumes = policy.spec?.template.spec?.volumes ?? [];
     for (const file of [adminTls.certFile, adminTls.keyFile, adminTls.clientCaFile]) {
       const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
       assert.ok(mount, `${file} is mounted`);
       assert.equal(mount.subPath, undefined);
-      const volume = policy.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+      const volume = volumes.find((v) => v.name === mount.name);
       assert.equal(volume?.secret?.secretName, "gw-admin-tls");
       assert.ok(volume?.secret?.items?.some((i) => file.endsWith(`/${i.path}`)), `${file}: the Secret's key`);
     }
@@ -727,7 +728,7 @@ describe("PrometheusRule", () => {
     assert.ok(rule);
     assert.equal(rule.metadata.labels?.release, "kube-prometheus-stack");
     const alerts = new Map(
-      rule.spec.groups.flatMap((g) => g.rules ?? []).map((r) => [r.alert ?? "", String(r.expr)]),
+      (rule.spec.groups ?? []).flatMap((g) => g.rules ?? []).map((r) => [r.alert ?? "", String(r.expr)]),
     );
     const known = knownMetrics();
     for (const [alert, expr] of alerts) {
