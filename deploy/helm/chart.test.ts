@@ -37,6 +37,11 @@ import {
 } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { helm, helmPackageDir } from "./lib/helm.ts";
 import { readAdminTokens } from "../../services/policy/src/environment.ts";
+// The GitOps Job's command, run for real: the CLI against the policy service's admin app on Redis.
+import { buildAdminApp } from "../../services/policy/src/adapters/admin-app.testing.ts";
+import { run as runCli } from "../../packages/cli/src/cli.ts";
+import { recordingContext } from "../../packages/cli/src/test-support.ts";
+import { createScope, startRedis } from "../../packages/testkit/src/index.ts";
 
 const chartDir = join(helmPackageDir, "passerelle");
 const overridesFile = join(chartDir, "ci", "overrides-values.yaml");
@@ -707,6 +712,57 @@ describe("GitOps partner import", () => {
     const sum = (o: RenderedObject[]): string[] =>
       ofKind<IDeployment>(o, "Deployment").map((d) => d.spec?.template.metadata?.annotations?.["checksum/config"] ?? "");
     assert.deepEqual(sum(render(["-f", overridesFile, "--set", "gitops.partners[0].domain=other.example"])), sum(objects));
+  });
+
+  test("the Job's command, its ConfigMap and token as mounted files, imports the list through policy's admin API", async () => {
+    const objects = render(["-f", overridesFile]);
+    const job = ofKind<IJob>(objects, "Job")[0];
+    const pod = job?.spec?.template.spec;
+    const c = pod?.containers[0];
+    assert.ok(pod && c);
+    const scope = createScope("helm-gitops-import");
+    try {
+      // The pod's filesystem: each mounted volume's files under a root of ours.
+      const root = scope.dir("pod");
+      const token = "gitops-token-from-the-secret-0123456789";
+      const files = new Map<string, string>();
+      for (const mount of c.volumeMounts ?? []) {
+        const volume = pod.volumes?.find((v) => v.name === mount.name);
+        if (volume?.configMap !== undefined) {
+          const cm = ofKind<IConfigMap>(objects, "ConfigMap").find((m) => m.metadata.name === volume.configMap?.name);
+          for (const [key, text] of Object.entries(cm?.data ?? {})) files.set(`${mount.mountPath}/${key}`, text);
+        } else if (volume?.secret !== undefined) {
+          for (const item of volume.secret.items ?? []) files.set(`${mount.mountPath}/${item.path}`, `${token}\n`);
+        }
+      }
+      for (const [path, text] of files) {
+        scope.dir("pod", dirname(path));
+        writeFileSync(join(root, path), text);
+      }
+      const redis = await startRedis(scope);
+      const app = await buildAdminApp(redis.url, [{ name: "gitops", token }]);
+      scope.defer("admin app", () => app.close());
+      await app.redis.flushall();
+      await app.app.listen({ host: "127.0.0.1", port: 0 });
+      const address = app.app.server.address() as { port: number };
+      // The container's arguments after `node --import tsx packages/cli/src/main.ts`, paths inside our root.
+      const command = c.command ?? [];
+      const argv = command.slice(4).map((arg, i, all) => {
+        if (all[i - 1] === "--url") return `http://127.0.0.1:${address.port}`;
+        return files.has(arg) ? join(root, arg) : arg;
+      });
+      const ctx = recordingContext(root);
+      const code = await runCli(argv, ctx);
+      assert.equal(code, 0, ctx.stderr.join("\n"));
+      const snapshot = await app.store.snapshot();
+      assert.deepEqual(snapshot.partners.map((p) => p.domain).sort(), ["fabrikam.com", "northwind.example"]);
+      assert.equal(snapshot.settings.xmppAccessDefault, false);
+      const [entry] = await app.admin.audit(1);
+      assert.equal(entry?.actor, "gitops");
+      assert.equal(entry?.action, "import");
+    } finally {
+      await scope.close();
+    }
   });
 
   test("without an admin token: refused with a message", () => {
