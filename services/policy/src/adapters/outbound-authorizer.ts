@@ -90,8 +90,8 @@ export class OutboundAuthorizer {
       type: request.type,
       senderIsLocal,
       recipientIsLocal: this.o.localDomains.has(recipient.domain),
-      // Only ask Redis about users of ours.
-      senderHasXmppAccess: senderIsLocal ? await this.o.store.hasXmppAccess(user) : false,
+      // Only ask about users of ours (cached: UserStore.factsFor).
+      senderHasXmppAccess: senderIsLocal ? (await this.o.store.factsFor(user, contact)).xmppAccess : false,
       partnerType: this.o.partners().find(recipient.domain)?.type,
     });
     if (decision.action === "refuse") return this.refused(request, decision.error);
