@@ -93,6 +93,7 @@ await runService({
       const listener = await startAdminTls({
         settings: { ...adminTls, port: Number(process.env.PASSERELLE_ADMIN_TLS_PORT ?? adminTls.port) },
         log: ctx.log,
+        metrics: ctx.metrics,
         register: (app) => registerAdminRoutes(app, { config, log: ctx.log, metrics: ctx.metrics, clientCertificates: adminTls.requireClientCert ? "required" : "or-bearer" }),
       });
       ctx.onShutdown(() => listener.close());

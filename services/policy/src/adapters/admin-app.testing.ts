@@ -2,7 +2,7 @@
 import { Redis } from "ioredis";
 import type { FastifyInstance } from "fastify";
 import { createHttpServer } from "@passerelle/runtime";
-import { createLogger, createMetricsRegistry, type Logger } from "@passerelle/telemetry";
+import { createLogger, createMetricsRegistry, type Logger, type Registry } from "@passerelle/telemetry";
 import type { AdminToken } from "../environment.ts";
 import { setupAdminHttp, type AdminHttp, type AdminHttpOptions } from "./admin-http.ts";
 import { startAdminTls, type AdminTlsListener, type AdminTlsSettings } from "./admin-tls.ts";
@@ -77,6 +77,7 @@ export async function buildAdminApp(
 
 export interface TestAdminTlsApp extends Omit<TestAdminApp, "app" | "http"> {
   listener: AdminTlsListener;
+  metrics: Registry;
   /** https://127.0.0.1:<port> */
   url: string;
 }
@@ -113,6 +114,7 @@ export async function buildAdminTlsApp(
     listener = await startAdminTls({
       settings: { ...files, host: "127.0.0.1", port: 0, requireClientCert },
       log,
+      metrics,
       ...(options.reloadMs === undefined ? {} : { reloadMs: options.reloadMs }),
       register: (app) => {
         const http = setupAdminHttp(app, { tokens: options.tokens ?? [], log, metrics, clientCertificates });
@@ -132,6 +134,7 @@ export async function buildAdminTlsApp(
   }
   return {
     listener,
+    metrics,
     url: `https://localhost:${listener.address.split(":").pop() ?? ""}`,
     redis,
     store,

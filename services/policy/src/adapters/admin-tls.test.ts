@@ -114,6 +114,10 @@ describe("admin API over TLS, client certificate required", () => {
       (err: NodeJS.ErrnoException) => /certificate|ECONNRESET|socket hang up|EPIPE/i.test(`${err.code ?? ""} ${err.message}`),
     );
     assert.deepEqual(await app.store.snapshot().then((s) => s.partners.map((p) => p.domain)), []);
+    // Counted with the admin requests (the server may see the refusal just after the client does).
+    const refused = async (): Promise<number> => /code="tls-handshake"[^}]*\} 1\b/.test(await app.metrics.getSingleMetricAsString("passerelle_policy_admin_requests_total")) ? 1 : 0;
+    for (let i = 0; i < 50 && (await refused()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await refused(), 1, await app.metrics.getSingleMetricAsString("passerelle_policy_admin_requests_total"));
   });
 
   it("a certificate from another CA: refused at the handshake", async () => {

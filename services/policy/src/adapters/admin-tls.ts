@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import type { Server as HttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Logger } from "@passerelle/telemetry";
+import type { Counter, Logger, Registry } from "@passerelle/telemetry";
 import { AdminError } from "./partner-admin.ts";
 
 export interface AdminTlsSettings {
@@ -82,7 +82,14 @@ export function certificateActor(socket: TLSSocket): string | undefined {
  * Build the TLS app, let `register` add the admin routes (setupAdminHttp with clientCertificates),
  * and listen. Throws, naming the file, when a certificate file cannot be read or TLS refuses it.
  */
-export async function startAdminTls(options: { settings: AdminTlsSettings; log: Logger; register(app: FastifyInstance): void; reloadMs?: number }): Promise<AdminTlsListener> {
+export async function startAdminTls(options: {
+  settings: AdminTlsSettings;
+  log: Logger;
+  register(app: FastifyInstance): void;
+  /** Where setupAdminHttp's requests counter is: refused handshakes count there too (code "tls-handshake"). */
+  metrics?: Registry;
+  reloadMs?: number;
+}): Promise<AdminTlsListener> {
   const { settings, log } = options;
   let files = readFiles(settings);
   const app = Fastify({
@@ -99,9 +106,15 @@ export async function startAdminTls(options: { settings: AdminTlsSettings; log: 
     },
   });
   options.register(app);
+  const requests = options.metrics?.getSingleMetric("passerelle_policy_admin_requests_total") as Counter<"outcome" | "code"> | undefined;
   await app.listen({ host: settings.host, port: settings.port });
   const bound = app.server.address() as AddressInfo;
   const server = app.server as unknown as HttpsServer;
+  // A client without a certificate from the client CA (or not speaking TLS) never reaches HTTP.
+  server.on("tlsClientError", (err: Error & { code?: string }, socket) => {
+    requests?.inc({ outcome: "refused", code: "tls-handshake" });
+    log.info({ remote: socket.remoteAddress, reason: err.code ?? err.message }, "admin TLS handshake refused");
+  });
 
   const reload = (): boolean => {
     let next: TlsFiles;
