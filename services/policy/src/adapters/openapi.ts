@@ -9,7 +9,8 @@ import type { AdminHttp } from "./admin-http.ts";
 const negotiation = { type: "string", enum: ["required", "optional", "not-supported"] };
 const error = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
 const json = (description: string, schema: object) => ({ description, content: { "application/json": { schema } } });
-const secured = { security: [{ bearer: [] }] };
+// Either scheme authenticates: a bearer token, or a client certificate on the admin TLS listener.
+const secured = { security: [{ bearer: [] }, { clientCertificate: [] }] };
 const common = {
   "401": error("no or wrong bearer token; nothing was read or written"),
   "503": error("admin-disabled (no token configured) or starting"),
@@ -31,7 +32,10 @@ export const openApiDocument = {
     description: "Partners, gateway-wide live settings, internal users' XMPP settings, export/import, audit log. Every change is audited and applied live by every replica.",
   },
   components: {
-    securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "PASSERELLE_ADMIN_TOKEN or a line of PASSERELLE_ADMIN_TOKENS_FILE" } },
+    securitySchemes: {
+      bearer: { type: "http", scheme: "bearer", description: "PASSERELLE_ADMIN_TOKEN or a line of PASSERELLE_ADMIN_TOKENS_FILE" },
+      clientCertificate: { type: "mutualTLS", description: "On the admin TLS listener (services.policy.adminTls): a client certificate signed by clientCaFile; the audit actor is its subject CN" },
+    },
     schemas: {
       Error: {
         type: "object",

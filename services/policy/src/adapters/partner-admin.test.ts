@@ -276,6 +276,10 @@ describe("admin REST API", () => {
     const r = await call("GET", "/openapi.json", undefined, {});
     assert.equal(r.status, 200);
     assert.equal(r.json.openapi, "3.1.0");
+    // Both ways of authenticating are declared: bearer tokens and client certificates (admin TLS listener).
+    const schemes = (r.json.components as { securitySchemes: Record<string, { type: string }> }).securitySchemes;
+    assert.equal(schemes.bearer?.type, "http");
+    assert.equal(schemes.clientCertificate?.type, "mutualTLS");
     const documented = new Set(Object.entries(openApiDocument.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
     const registered = new Set(t.http.routes.map((route) => `${route.method} ${openApiPath(route.url)}`));
     assert.ok(registered.size >= 15);
