@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { readAdminTokens } from "./environment.ts";
+import { AdminAuth } from "./adapters/admin-auth.ts";
+import { AdminTokenSource, readAdminTokens } from "./environment.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "policy-env-"));
 const file = (name: string, text: string) => {
@@ -33,4 +34,33 @@ test("a malformed line or a short token is refused, naming where", () => {
   assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKENS_FILE: file("short", "ok:ok-token-0123456789\nbob:short\n") }), /line 2: an admin token must be at least 16 characters/);
   assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKEN: "short" }), /PASSERELLE_ADMIN_TOKEN: an admin token must be at least 16/);
   assert.throws(() => readAdminTokens({ PASSERELLE_ADMIN_TOKENS_FILE: file("name", "bad name:token-0123456789abcdef\n") }), /the name must be/);
+});
+
+test("a rotated tokens file applies without a restart; a broken one keeps the tokens in force", () => {
+  const path = file("rotating", "ops:old-token-0123456789\n");
+  const source = new AdminTokenSource({ PASSERELLE_ADMIN_TOKENS_FILE: path });
+  const auth = new AdminAuth(source);
+  assert.equal(auth.actorFor("Bearer old-token-0123456789"), "ops");
+  assert.deepEqual(source.reloadIfChanged(), { outcome: "unchanged" });
+
+  // Rotated the way Kubernetes updates a mounted Secret: a new file renamed over the old one.
+  writeFileSync(`${path}.next`, "ops:new-token-0123456789abc\nci:ci-token-0123456789abcd\n");
+  renameSync(`${path}.next`, path);
+  assert.deepEqual(source.reloadIfChanged(), { outcome: "reloaded", count: 2 });
+  assert.equal(auth.actorFor("Bearer new-token-0123456789abc"), "ops");
+  assert.equal(auth.actorFor("Bearer ci-token-0123456789abcd"), "ci");
+  assert.throws(() => auth.actorFor("Bearer old-token-0123456789"), /not valid/);
+
+  writeFileSync(`${path}.next`, "ops:short\n");
+  renameSync(`${path}.next`, path);
+  const failed = source.reloadIfChanged();
+  assert.equal(failed.outcome, "failed");
+  assert.match((failed as { reason: string }).reason, /at least 16 characters/);
+  // Still the last good tokens, and the broken file is reported once, not at every poll.
+  assert.equal(auth.actorFor("Bearer new-token-0123456789abc"), "ops");
+  assert.deepEqual(source.reloadIfChanged(), { outcome: "unchanged" });
+});
+
+test("a token file that cannot be read at start stops the service (the constructor throws)", () => {
+  assert.throws(() => new AdminTokenSource({ PASSERELLE_ADMIN_TOKENS_FILE: join(dir, "absent") }), /ENOENT/);
 });

@@ -1,5 +1,5 @@
 /** Settings policy takes from the environment (secrets never live in the configuration file). */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 export interface AdminToken {
   /** The audit actor. */
@@ -39,4 +39,59 @@ export function readAdminTokens(env: NodeJS.ProcessEnv): AdminToken[] {
       });
   }
   return tokens;
+}
+
+/** What an authenticator needs: the tokens in force now (a new array after each reload). */
+export interface AdminTokenList {
+  current(): readonly AdminToken[];
+}
+
+/**
+ * The admin tokens, kept current without a restart: `reloadIfChanged()` (called periodically)
+ * re-reads the token files when their size or modification time changed — a rotated Kubernetes
+ * Secret is one such change. A file that no longer reads or parses keeps the tokens in force.
+ */
+export class AdminTokenSource implements AdminTokenList {
+  private tokens: readonly AdminToken[];
+  private stamp: string;
+
+  /** Reads the tokens once; throws as readAdminTokens does (a service refuses to start on it). */
+  constructor(private readonly env: NodeJS.ProcessEnv) {
+    this.stamp = this.fileStamp();
+    this.tokens = readAdminTokens(env);
+  }
+
+  current(): readonly AdminToken[] {
+    return this.tokens;
+  }
+
+  /** "unchanged", "reloaded" (with the new count), or "failed" (with the reason; old tokens kept). */
+  reloadIfChanged(): { outcome: "unchanged" } | { outcome: "reloaded"; count: number } | { outcome: "failed"; reason: string } {
+    const stamp = this.fileStamp();
+    if (stamp === this.stamp) return { outcome: "unchanged" };
+    try {
+      const next = readAdminTokens(this.env);
+      this.tokens = next;
+      this.stamp = stamp;
+      return { outcome: "reloaded", count: next.length };
+    } catch (err) {
+      // Remember the stamp: one report per change of the file, not one per poll.
+      this.stamp = stamp;
+      return { outcome: "failed", reason: (err as Error).message };
+    }
+  }
+
+  private fileStamp(): string {
+    return [this.env.PASSERELLE_ADMIN_TOKEN_FILE, this.env.PASSERELLE_ADMIN_TOKENS_FILE]
+      .map((file) => {
+        if (file === undefined || file === "") return "-";
+        try {
+          const s = statSync(file);
+          return `${s.size}:${s.mtimeMs}:${s.ino}`;
+        } catch {
+          return "missing";
+        }
+      })
+      .join("|");
+  }
 }

@@ -5,7 +5,7 @@ import { InboundConsumer } from "./adapters/inbound-consumer.ts";
 import { InboundHandler } from "./adapters/inbound-handler.ts";
 import { registerUserRoutes } from "./adapters/admin-routes.ts";
 import type { FastifyInstance } from "fastify";
-import type { Logger, Registry } from "@passerelle/telemetry";
+import { Counter, type Logger, type Registry } from "@passerelle/telemetry";
 import type { GatewayConfig } from "@passerelle/config";
 import { setupAdminHttp, type AdminHttpOptions } from "./adapters/admin-http.ts";
 import { startAdminTls } from "./adapters/admin-tls.ts";
@@ -17,11 +17,14 @@ import { PartnerStore } from "./adapters/partner-store.ts";
 import { servePartnerSnapshots } from "./adapters/partner-snapshots.ts";
 import { startAdminGrpc } from "./adapters/grpc-server.ts";
 import { UserStore } from "./adapters/user-store.ts";
-import { readAdminTokens } from "./environment.ts";
+import { AdminTokenSource } from "./environment.ts";
 
-let tokens: ReturnType<typeof readAdminTokens>;
+/** Seconds between checks of the admin token files (a rotated Secret applies without a restart). */
+const TOKEN_RELOAD_MS = 5_000;
+
+let tokens: AdminTokenSource;
 try {
-  tokens = readAdminTokens(process.env);
+  tokens = new AdminTokenSource(process.env);
 } catch (err) {
   process.stderr.write(`policy: ${(err as Error).message}\n`);
   process.exit(2);
@@ -87,6 +90,17 @@ await runService({
       changed: (kind, key, revision) => ctx.bus.publish<ConfigChanged>(subjects.configChanged, { v: 1, kind, key, revision }),
     });
     running = { users: store, admin, ctx };
+
+    const tokenReloads = new Counter({ name: "passerelle_policy_admin_token_reloads_total", help: "Re-reads of the admin token files after they changed, by outcome (reloaded, failed: the tokens in force are kept)", labelNames: ["outcome"], registers: [ctx.metrics] });
+    const tokenTimer = setInterval(() => {
+      const r = tokens.reloadIfChanged();
+      if (r.outcome === "unchanged") return;
+      tokenReloads.inc({ outcome: r.outcome });
+      if (r.outcome === "reloaded") ctx.log.info({ tokens: r.count }, "admin tokens reloaded");
+      else ctx.log.error({ reason: r.reason }, "admin token files changed but cannot be read: the tokens in force are kept");
+    }, TOKEN_RELOAD_MS);
+    tokenTimer.unref();
+    ctx.onShutdown(() => clearInterval(tokenTimer));
 
     const adminTls = config.services.policy.adminTls;
     if (adminTls !== undefined) {

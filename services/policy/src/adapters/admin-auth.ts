@@ -1,6 +1,6 @@
 /** Bearer-token authentication shared by the admin REST and gRPC APIs. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { AdminToken } from "../environment.ts";
+import type { AdminToken, AdminTokenList } from "../environment.ts";
 import { AdminError } from "./partner-admin.ts";
 
 function digest(s: string): Buffer {
@@ -8,10 +8,22 @@ function digest(s: string): Buffer {
 }
 
 export class AdminAuth {
-  private readonly expected: { name: string; digest: Buffer }[];
+  private readonly source: AdminTokenList;
+  private digested: readonly AdminToken[] | undefined;
+  private digests: { name: string; digest: Buffer }[] = [];
 
-  constructor(tokens: readonly AdminToken[]) {
-    this.expected = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
+  /** A fixed list, or a source whose list may change (tokens reloaded without a restart). */
+  constructor(tokens: readonly AdminToken[] | AdminTokenList) {
+    this.source = isTokenList(tokens) ? tokens : { current: () => tokens };
+  }
+
+  private get expected(): { name: string; digest: Buffer }[] {
+    const tokens = this.source.current();
+    if (tokens !== this.digested) {
+      this.digests = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
+      this.digested = tokens;
+    }
+    return this.digests;
   }
 
   /** The actor named by an `Authorization` header value; throws AdminError 503 / 401. */
@@ -30,4 +42,8 @@ export class AdminAuth {
     if (actor === undefined) throw new AdminError(401, "unauthorized", "the bearer token is not valid");
     return actor;
   }
+}
+
+function isTokenList(tokens: readonly AdminToken[] | AdminTokenList): tokens is AdminTokenList {
+  return !Array.isArray(tokens);
 }

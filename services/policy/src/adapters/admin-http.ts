@@ -7,13 +7,13 @@
 import type { TLSSocket } from "node:tls";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, type Logger, type Registry } from "@passerelle/telemetry";
-import type { AdminToken } from "../environment.ts";
+import type { AdminToken, AdminTokenList } from "../environment.ts";
 import { AdminAuth } from "./admin-auth.ts";
 import { certificateActor } from "./admin-tls.ts";
 import { AdminError } from "./partner-admin.ts";
 
 export interface AdminHttpOptions {
-  tokens: readonly AdminToken[];
+  tokens: readonly AdminToken[] | AdminTokenList;
   log: Logger;
   /** Where to count admin requests by outcome and error code. */
   metrics?: Registry;

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type { PartnerConfig } from "@passerelle/config";
 import type { Logger } from "@passerelle/telemetry";
-import type { AdminToken } from "../environment.ts";
+import type { AdminToken, AdminTokenList } from "../environment.ts";
 import { AdminAuth } from "./admin-auth.ts";
 import { AdminError, type PartnerAdmin } from "./partner-admin.ts";
 
@@ -78,7 +78,7 @@ function partnerMessage(p: PartnerConfig): Record<string, unknown> {
 export interface AdminGrpcOptions {
   host: string;
   port: number;
-  tokens: readonly AdminToken[];
+  tokens: readonly AdminToken[] | AdminTokenList;
   admin: PartnerAdmin;
   log: Logger;
 }
