@@ -1,12 +1,13 @@
 /**
- * The message bus as services use it: typed publish / request / reply over core NATS, every
- * message carrying the W3C trace context in its headers and every hop a span. Bad payloads are
- * refused with a log line and a metric, never half-processed.
+ * The message bus as services use it: typed publish / request / reply over core NATS. A message
+ * of a sampled trace carries the W3C trace context in its headers and each hop is a span; an
+ * unsampled one carries no header and makes no span (ADR 0011). Bad payloads are refused with a
+ * log line and a metric, never half-processed.
  */
-import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { ContractError, decode, encode } from "@passerelle/contracts";
-import { Counter, extractTraceContext, injectTraceContext, tracer, type Logger, type Registry } from "@passerelle/telemetry";
+import { Counter, injectTraceContext, isSampled, sampledContext, startChildSpan, withSpan, type Logger, type Registry } from "@passerelle/telemetry";
 
 export interface BusOptions {
   nats: NatsConnection;
@@ -32,16 +33,17 @@ export class Bus {
     });
   }
 
-  /** Headers carrying the active trace context, plus any extra ones. */
-  headers(extra: Record<string, string> = {}): MsgHdrs {
+  /** Headers carrying the active trace context when it is sampled; undefined when there is nothing to carry. */
+  headers(): MsgHdrs | undefined {
+    if (!isSampled()) return undefined;
     const h = natsHeaders();
     injectTraceContext(h);
-    for (const [k, v] of Object.entries(extra)) h.set(k, v);
     return h;
   }
 
   publish<T extends Payload>(subject: string, payload: T): void {
-    this.nats.publish(subject, encode(payload), { headers: this.headers() });
+    const headers = this.headers();
+    this.nats.publish(subject, encode(payload), headers === undefined ? undefined : { headers });
     this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "published" });
   }
 
@@ -52,20 +54,21 @@ export class Bus {
     required: readonly (keyof Rep & string)[],
     timeoutMs: number,
   ): Promise<Rep> {
-    const span = tracer().startSpan(`request ${subject}`, { kind: SpanKind.CLIENT, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } });
+    const span = startChildSpan(`request ${subject}`, { kind: SpanKind.CLIENT, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } });
     try {
-      const msg = await context.with(trace.setSpan(context.active(), span), () =>
-        this.nats.request(subject, encode(payload), { timeout: timeoutMs, headers: this.headers() }),
-      );
+      const msg = await withSpan(span, () => {
+        const headers = this.headers();
+        return this.nats.request(subject, encode(payload), headers === undefined ? { timeout: timeoutMs } : { timeout: timeoutMs, headers });
+      });
       const reply = decode<Rep>(msg.data, required);
       this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "answered" });
       return reply;
     } catch (err) {
       this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "failed" });
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       throw err;
     } finally {
-      span.end();
+      span?.end();
     }
   }
 
@@ -88,7 +91,7 @@ export class Bus {
         }
         void this.handle(subject, msg, required, async (request) => {
           const answer = await handler(request, msg);
-          msg.respond(encode(answer), { headers: this.headers() });
+          msg.respond(encode(answer));
         });
       },
     });
@@ -119,22 +122,31 @@ export class Bus {
     required: readonly (keyof T & string)[],
     work: (payload: T) => Promise<void>,
   ): Promise<void> {
-    const parent = extractTraceContext(msg.headers);
-    const span = tracer().startSpan(`process ${subject}`, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } }, parent);
-    await context.with(trace.setSpan(parent, span), async () => {
-      try {
-        const payload = decode<T>(msg.data, required);
-        await work(payload);
-        this.messages.inc({ subject: metricSubject(subject), direction: "in", outcome: "handled" });
-      } catch (err) {
-        const refused = err instanceof ContractError;
-        this.messages.inc({ subject: metricSubject(subject), direction: "in", outcome: refused ? "refused" : "error" });
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        this.log.error({ err, subject }, refused ? "refused a malformed message" : "handling a message failed");
-      } finally {
-        span.end();
-      }
-    });
+    const parent = msg.headers === undefined ? undefined : sampledContext(msg.headers);
+    if (parent === undefined) return this.process(subject, msg, required, work, undefined);
+    const span = startChildSpan(`process ${subject}`, { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } }, parent);
+    return withSpan(span, () => this.process(subject, msg, required, work, span), parent);
+  }
+
+  private async process<T extends Payload>(
+    subject: string,
+    msg: Msg,
+    required: readonly (keyof T & string)[],
+    work: (payload: T) => Promise<void>,
+    span: Span | undefined,
+  ): Promise<void> {
+    try {
+      const payload = decode<T>(msg.data, required);
+      await work(payload);
+      this.messages.inc({ subject: metricSubject(subject), direction: "in", outcome: "handled" });
+    } catch (err) {
+      const refused = err instanceof ContractError;
+      this.messages.inc({ subject: metricSubject(subject), direction: "in", outcome: refused ? "refused" : "error" });
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      this.log.error({ err, subject }, refused ? "refused a malformed message" : "handling a message failed");
+    } finally {
+      span?.end();
+    }
   }
 }
 

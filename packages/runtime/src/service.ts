@@ -111,7 +111,12 @@ export function connectRedis(url: string, log: Logger): Redis {
 
 export async function runService(definition: ServiceDefinition, config = loadConfigOrExit()): Promise<ServiceContext> {
   const name = definition.name;
-  initTracing(name);
+  try {
+    initTracing(name);
+  } catch (err) {
+    process.stderr.write(`passerelle: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const log = createLogger(name);
   for (const warning of config.warnings) log.warn(warning);
   const metrics = createMetricsRegistry(name);

@@ -17,7 +17,7 @@ import {
 } from "@passerelle/contracts";
 import { DEFAULT_LIMITS } from "@passerelle/sip";
 import { runService } from "@passerelle/runtime";
-import { Counter } from "@passerelle/telemetry";
+import { Counter, inRootSpan, SpanKind } from "@passerelle/telemetry";
 import { DeliveryMemory } from "./adapters/delivery-memory.ts";
 import { serveDeliveries } from "./adapters/nats-responder.ts";
 import { SipSide } from "./adapters/sip-side.ts";
@@ -107,8 +107,9 @@ await runService({
         refused.inc({ kind: event.kind });
         log.warn({ sip: event }, "SIP input refused or unmatched");
       },
-      onMessage: (request) => outbound.handle(request),
-      onPresence: (request) => presence.fromSip(request),
+      // A SIP request from the proxy starts a trace, if the sampler keeps it (ADR 0011).
+      onMessage: (request) => inRootSpan("receive SIP MESSAGE", { kind: SpanKind.SERVER }, () => outbound.handle(request)),
+      onPresence: (request) => inRootSpan(`receive SIP ${request.method}`, { kind: SpanKind.SERVER }, () => presence.fromSip(request)),
     });
     ctx.onShutdown(() => sip.stop());
     // SIP subscriptions refreshed before they expire, watchers' ended, contacts re-probed (bounded batches).

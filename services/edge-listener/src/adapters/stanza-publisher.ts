@@ -7,7 +7,7 @@ import { SpanKind, context, trace } from "@opentelemetry/api";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { encode, subjects, type InboundStanza } from "@passerelle/contracts";
-import { Counter, injectTraceContext, tracer, type Logger, type Registry } from "@passerelle/telemetry";
+import { Counter, injectTraceContext, startRootSpan, type Logger, type Registry } from "@passerelle/telemetry";
 
 export class StanzaPublisher {
   private readonly js: JetStreamClient;
@@ -35,15 +35,19 @@ export class StanzaPublisher {
 
   /** Publish; `failed` runs if JetStream did not store it (the caller bounces the stanza). */
   publish(stanza: InboundStanza, failed: (reason: string) => void, settled: () => void): void {
-    const span = tracer().startSpan("publish inbound stanza", {
+    // A stanza's trace starts here, if the sampler keeps it (ADR 0011); an unsampled one carries no trace header.
+    const span = startRootSpan("publish inbound stanza", {
       kind: SpanKind.PRODUCER,
       attributes: { "messaging.system": "nats", "xmpp.stanza.kind": stanza.kind, "xmpp.partner": stanza.partnerDomain },
     });
-    const headers = natsHeaders();
-    injectTraceContext(headers, trace.setSpan(context.active(), span));
+    let headers;
+    if (span !== undefined) {
+      headers = natsHeaders();
+      injectTraceContext(headers, trace.setSpan(context.active(), span));
+    }
     this.inFlight++;
     this.js
-      .publish(subjects.inboundStanza(stanza.partnerDomain), encode(stanza), { msgID: stanza.id, headers })
+      .publish(subjects.inboundStanza(stanza.partnerDomain), encode(stanza), headers === undefined ? { msgID: stanza.id } : { msgID: stanza.id, headers })
       .then(
         () => this.published.inc({ kind: stanza.kind, outcome: "stored" }),
         (err: Error) => {
@@ -54,7 +58,7 @@ export class StanzaPublisher {
       )
       .finally(() => {
         this.inFlight--;
-        span.end();
+        span?.end();
         settled();
       });
   }

@@ -5,12 +5,12 @@
  * connection, both FIFO), so the translator starts its SIP transactions in the order the partner
  * sent the stanzas, while their answers are awaited in parallel.
  */
-import { context } from "@opentelemetry/api";
+import { SpanKind } from "@opentelemetry/api";
 import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ContractError, decode, INBOUND_STREAM, type InboundStanza } from "@passerelle/contracts";
 import { POLICY_CONSUMER } from "@passerelle/runtime";
-import { extractTraceContext, type Logger } from "@passerelle/telemetry";
+import { sampledContext, startChildSpan, withSpan, type Logger } from "@passerelle/telemetry";
 import type { InboundHandler } from "./inbound-handler.ts";
 
 const MAX_DELIVER = 10;
@@ -94,20 +94,25 @@ export class InboundConsumer {
     }
   }
 
-  private async process(m: JsMsg, stanza: InboundStanza): Promise<void> {
-    const parent = extractTraceContext(m.headers);
-    await context.with(parent, async () => {
-      try {
-        const lastAttempt = m.info.deliveryCount >= MAX_DELIVER;
-        const outcome = await this.handler.handle(stanza, lastAttempt, m.info.deliveryCount > 1);
-        if (outcome === "done") m.ack();
-        else m.nak(Math.min(1000 * 2 ** m.info.deliveryCount, 30_000));
-      } catch (err) {
-        // Redis or NATS trouble: leave the stanza for redelivery rather than lose it.
-        this.log.error({ err, id: stanza.id }, "handling an inbound stanza failed; will retry");
-        m.nak(2000);
-      }
-    });
+  private process(m: JsMsg, stanza: InboundStanza): Promise<void> {
+    // A sampled stanza's trace continues here (ADR 0011); an unsampled one has no header and no span.
+    const parent = sampledContext(m.headers);
+    if (parent === undefined) return this.decide(m, stanza);
+    const span = startChildSpan("process inbound stanza", { kind: SpanKind.CONSUMER, attributes: { "messaging.system": "nats", "xmpp.stanza.kind": stanza.kind } }, parent);
+    return withSpan(span, () => this.decide(m, stanza).finally(() => span?.end()), parent);
+  }
+
+  private async decide(m: JsMsg, stanza: InboundStanza): Promise<void> {
+    try {
+      const lastAttempt = m.info.deliveryCount >= MAX_DELIVER;
+      const outcome = await this.handler.handle(stanza, lastAttempt, m.info.deliveryCount > 1);
+      if (outcome === "done") m.ack();
+      else m.nak(Math.min(1000 * 2 ** m.info.deliveryCount, 30_000));
+    } catch (err) {
+      // Redis or NATS trouble: leave the stanza for redelivery rather than lose it.
+      this.log.error({ err, id: stanza.id }, "handling an inbound stanza failed; will retry");
+      m.nak(2000);
+    }
   }
 
   async stop(): Promise<void> {
