@@ -1,5 +1,4 @@
 /** dialback-authority: dialback keys (XEP-0185), their verification, and dialing back to partners (XEP-0220). */
-import { readFileSync } from "node:fs";
 import {
   queues,
   subjects,
@@ -15,6 +14,7 @@ import { LivePartners, runService } from "@passerelle/runtime";
 import { verifyDialback, type TlsMaterial } from "@passerelle/s2s";
 import { Counter, Histogram } from "@passerelle/telemetry";
 import { Authorizer } from "./adapters/authorizer.ts";
+import { DialbackSecrets, TlsMaterialSource, type ReloadOutcome } from "./adapters/live-secrets.ts";
 import { makeKey, verifyKey } from "./domain/dialback.ts";
 import { verifyTlsPolicy } from "./domain/verify-policy.ts";
 
@@ -28,11 +28,29 @@ await runService({
     await partners.start();
     ctx.onShutdown(() => partners.stop());
     const tls = config.edge.tls;
-    // Our certificate (presented on verification streams) and the CAs to check partners with.
-    const tlsMaterial: TlsMaterial | undefined =
-      tls === undefined
-        ? undefined
-        : { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile) }) };
+    // Our certificate (presented on verification streams) and the CAs to check partners with,
+    // and the dialback secret: both re-read when their files change (no restart).
+    const tlsSource = tls === undefined ? undefined : new TlsMaterialSource(tls);
+    // A key made just before a rotation is checked within the stream establishment time: twice that is ample.
+    const secrets = new DialbackSecrets(config.dialbackSecret, config.gateway.dialback.secretFile, 2 * config.gateway.timeouts.streamEstablishment * 1000);
+    const reloads = new Counter({
+      name: "passerelle_dialback_file_reloads_total",
+      help: "Re-reads of the dialback secret and of our certificate after their files changed, by what and outcome (reloaded, failed: what is in force is kept)",
+      labelNames: ["what", "outcome"],
+      registers: [ctx.metrics],
+    });
+    const report = (what: string, r: ReloadOutcome) => {
+      if (r.outcome === "unchanged") return;
+      reloads.inc({ what, outcome: r.outcome });
+      if (r.outcome === "reloaded") log.info({ what }, "reloaded after its file changed");
+      else log.error({ what, reason: r.reason }, "file changed but cannot be used: what is in force is kept");
+    };
+    const fileTimer = setInterval(() => {
+      report("dialback-secret", secrets.reloadIfChanged());
+      if (tlsSource !== undefined) report("certificate", tlsSource.reloadIfChanged());
+    }, 5_000);
+    fileTimer.unref();
+    ctx.onShutdown(() => clearInterval(fileTimer));
 
     const keysMade = new Counter({ name: "passerelle_dialback_keys_total", help: "Dialback keys made (XEP-0185)", registers: [ctx.metrics] });
     const verifications = new Counter({
@@ -60,7 +78,7 @@ await runService({
       verify: verifyDialback,
       tlsPolicyFor: (domain) => verifyTlsPolicy(partners.current().find(domain)),
       localDomains,
-      tlsMaterial: () => tlsMaterial,
+      tlsMaterial: (): TlsMaterial | undefined => tlsSource?.current(),
       limits: {
         maxStanzaBytes: config.gateway.limits.maxStanzaBytes,
         maxDepth: config.gateway.limits.maxDepth,
@@ -72,14 +90,16 @@ await runService({
 
     // XEP-0185: a key for a stream we originate. Any replica answers: the secret is shared.
     ctx.bus.reply<DialbackKeyRequest, DialbackKeyReply>(subjects.dialbackKey, queues.dialbackAuthority, ["receiving", "originating", "streamId"], async (req) => {
-      const key = makeKey(config.dialbackSecret, req);
+      const key = makeKey(secrets.current(), req);
       keysMade.inc();
       return { v: 1, key };
     });
 
     // XEP-0220 §2.3.1: we are the authoritative server; is this key ours?
     ctx.bus.reply<DialbackVerifyRequest, DialbackVerdict>(subjects.dialbackVerify, queues.dialbackAuthority, ["receiving", "originating", "streamId", "key"], async (req) => {
-      const verdict = verifyKey(config.dialbackSecret, req, localDomains);
+      // The current secret first; during a rotation's grace, the previous one too.
+      let verdict = verifyKey(secrets.current(), req, localDomains);
+      for (const previous of secrets.verifying().slice(1)) if (!verdict.valid) verdict = verifyKey(previous, req, localDomains).valid ? { v: 1, valid: true } : verdict;
       verifications.inc({ outcome: verdict.valid ? "valid" : "invalid" });
       if (!verdict.valid) log.info({ receiving: req.receiving, originating: req.originating, reason: verdict.reason }, "dialback key refused");
       return verdict;
