@@ -7,6 +7,7 @@
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { ContractError, decode, encode } from "@passerelle/contracts";
+import { requestMux, type RequestMux } from "./request-mux.ts";
 import { Counter, injectTraceContext, isSampled, sampledContext, startChildSpan, withSpan, type Logger, type Registry } from "@passerelle/telemetry";
 
 export interface BusOptions {
@@ -20,11 +21,13 @@ export type Payload = { v: number };
 export class Bus {
   readonly nats: NatsConnection;
   private readonly log: Logger;
+  private readonly mux: RequestMux;
   private readonly messages: Counter<"subject" | "direction" | "outcome">;
 
   constructor(options: BusOptions) {
     this.nats = options.nats;
     this.log = options.log;
+    this.mux = requestMux(options.nats);
     this.messages = new Counter({
       name: "passerelle_bus_messages_total",
       help: "NATS messages by subject, direction (out, in) and outcome",
@@ -58,7 +61,7 @@ export class Bus {
     try {
       const msg = await withSpan(span, () => {
         const headers = this.headers();
-        return this.nats.request(subject, encode(payload), headers === undefined ? { timeout: timeoutMs } : { timeout: timeoutMs, headers });
+        return this.mux.request(subject, encode(payload), { timeoutMs, headers });
       });
       const reply = decode<Rep>(msg.data, required);
       this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "answered" });
