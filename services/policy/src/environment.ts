@@ -1,5 +1,6 @@
 /** Settings policy takes from the environment (secrets never live in the configuration file). */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { fileStamp } from "@passerelle/config";
 
 export interface AdminToken {
   /** The audit actor. */
@@ -82,16 +83,6 @@ export class AdminTokenSource implements AdminTokenList {
   }
 
   private fileStamp(): string {
-    return [this.env.PASSERELLE_ADMIN_TOKEN_FILE, this.env.PASSERELLE_ADMIN_TOKENS_FILE]
-      .map((file) => {
-        if (file === undefined || file === "") return "-";
-        try {
-          const s = statSync(file);
-          return `${s.size}:${s.mtimeMs}:${s.ino}`;
-        } catch {
-          return "missing";
-        }
-      })
-      .join("|");
+    return fileStamp([this.env.PASSERELLE_ADMIN_TOKEN_FILE, this.env.PASSERELLE_ADMIN_TOKENS_FILE]);
   }
 }

@@ -11,23 +11,10 @@
  * A change that cannot be read keeps what is in force, is reported once per change of the file,
  * and counted by the caller.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
+import { fileStamp } from "@passerelle/config";
 import type { TlsMaterial } from "@passerelle/s2s";
-
-/** Size, mtime and inode of each file: a rename over the file (Kubernetes Secret update) changes it. */
-export function fileStamp(files: readonly string[]): string {
-  return files
-    .map((file) => {
-      try {
-        const s = statSync(file);
-        return `${s.size}:${s.mtimeMs}:${s.ino}`;
-      } catch {
-        return "missing";
-      }
-    })
-    .join("|");
-}
 
 export type ReloadOutcome = { outcome: "unchanged" } | { outcome: "reloaded" } | { outcome: "failed"; reason: string };
 
