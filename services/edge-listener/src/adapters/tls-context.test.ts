@@ -1,7 +1,9 @@
 // The edge's certificate store: days to expiry as a gauge and a warning below 30 days, set on
 // every load (the first one and each reload), with certificates from a real openssl test CA.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { connect as tlsConnect, TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -115,5 +117,53 @@ describe("TlsContextStore: days to expiry", () => {
     assert.equal(store.reloadIfChanged(), false);
     assert.equal(await gauge(registry, "passerelle_edge_certificate_expiry_days"), before);
     assert.ok(lines.some((l) => l.level === "error" && /new certificate refused/.test(l.msg)));
+  });
+});
+
+describe("TlsContextStore: the TLS context", () => {
+  let dir: string;
+  let ca: TestCa;
+  let cert: CertificateFiles;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "tls-context-"));
+    ca = await createTestCa(join(dir, "ca"));
+    cert = await ca.issue({ domains: ["gateway.test"], name: "gw" });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("issues no self-contained TLS session tickets (each would keep a copy of the session for the connection's life)", async () => {
+    const store = new TlsContextStore({ certFile: cert.certFile, keyFile: cert.keyFile, caFile: ca.certFile }, recordingLogger([]), new Registry());
+    // As the edge does after <proceed/>: a server-side TLSSocket around the accepted TCP socket.
+    const server = createNetServer((raw) => {
+      const secure = new TLSSocket(raw, { isServer: true, secureContext: store.context });
+      secure.on("error", () => undefined);
+      secure.once("secure", () => secure.end("hello"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      for (const version of ["TLSv1.3", "TLSv1.2"] as const) {
+        let sessions = 0;
+        const { data, ticket } = await new Promise<{ data: string; ticket: Buffer | undefined }>((resolve, reject) => {
+          const client = tlsConnect({ host: "127.0.0.1", port, ca: readFileSync(ca.certFile), servername: "gateway.test", minVersion: version, maxVersion: version });
+          let text = "";
+          // TLS 1.3: one 'session' event per NewSessionTicket; TLS 1.2: the ticket is in the session.
+          client.on("session", () => sessions++);
+          client.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          client.on("end", () => resolve({ data: text, ticket: client.getTLSTicket() }));
+          client.on("error", reject);
+        });
+        assert.equal(data, "hello", `${version}: the handshake worked`);
+        // TLS 1.2: no ticket at all. TLS 1.3: OpenSSL still sends a stateful ticket, a bare
+        // session id (the session is not kept: no internal cache), never an encrypted copy of
+        // the session (hundreds of bytes).
+        if (version === "TLSv1.2") assert.equal(ticket, undefined, "TLS 1.2: no session ticket");
+        else assert.ok(ticket === undefined || ticket.length <= 64, `TLS 1.3: a ${ticket?.length}-byte ticket (${sessions} NewSessionTicket); expected none or a stateful one (a bare session id)`);
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      store.stop();
+    }
   });
 });

@@ -5,7 +5,7 @@
  * Days to expiry is a gauge, set on every load, with a warning below 30 days.
  */
 import { readFileSync, statSync } from "node:fs";
-import { X509Certificate } from "node:crypto";
+import { constants as cryptoConstants, X509Certificate } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { Counter, Gauge, type Logger, type Registry } from "@passerelle/telemetry";
 
@@ -141,7 +141,17 @@ export class TlsContextStore {
     const key = readFileSync(this.files.keyFile, "utf8");
     const ca = this.files.caFile === undefined ? undefined : readFileSync(this.files.caFile, "utf8");
     // createSecureContext checks that the key matches the certificate.
-    const context = createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }), minVersion: "TLSv1.2" });
+    // No session tickets: with TLS 1.3 each ticket copies the session, peer certificate chain
+    // included, and OpenSSL keeps it for the connection's life — about 16 KiB per idle stream
+    // (bench/idle-connections.ts). S2S peers keep their streams open for hours, so resumption
+    // would save little; a reconnecting peer does a full handshake.
+    const context = createSecureContext({
+      cert,
+      key,
+      ...(ca === undefined ? {} : { ca }),
+      minVersion: "TLSv1.2",
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    });
     const leaf = new X509Certificate(cert);
     this.validTo = { ms: Date.parse(leaf.validTo), text: leaf.validTo, serial: leaf.serialNumber };
     this.checkExpiry(true);
