@@ -9,6 +9,7 @@ import { createLogger, InMemorySpanExporter, initTracing, inRootSpan, Registry, 
 // runtime does not depend on the testkit; its source is imported directly (tests only).
 import { createScope, startNats, type NatsServer } from "../../testkit/src/index.ts";
 import { Bus } from "./bus.ts";
+import { coalesceWrites } from "./service.ts";
 
 const scope = createScope("runtime-bus");
 let server: NatsServer;
@@ -150,5 +151,27 @@ describe("Bus", () => {
   it("rejects the sampler settings it does not know", async () => {
     assert.throws(() => initTracing("bus-test", { OTEL_TRACES_SAMPLER: "sometimes" }, { spanProcessors: [new SimpleSpanProcessor(exporter)] }), /OTEL_TRACES_SAMPLER/);
     assert.throws(() => initTracing("bus-test", { OTEL_TRACES_SAMPLER_ARG: "2" }, { spanProcessors: [new SimpleSpanProcessor(exporter)] }), /OTEL_TRACES_SAMPLER_ARG/);
+  });
+
+  it("coalesced writes: requests are answered, and what was published before close arrives", async () => {
+    const other = await connect({ servers: server.url, noAsyncTraces: true });
+    assert.equal(coalesceWrites(other), true);
+    const otherBus = new Bus({ nats: other, log: createLogger("test", "silent"), metrics: new Registry() });
+    const a = bus.reply<Ping, Ping>("t.coalesce", "q", ["n"], async (request) => ({ v: 1, n: request.n * 2 }));
+    await nc.flush();
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, n) => otherBus.request<Ping, Ping>("t.coalesce", { v: 1, n }, ["n"], 2000)));
+    assert.deepEqual(
+      replies.map((r) => r.n),
+      Array.from({ length: 200 }, (_, n) => n * 2),
+    );
+    const got: number[] = [];
+    const sub = bus.subscribe<Ping>("t.coalesce.events", undefined, ["n"], (p) => void got.push(p.n));
+    await nc.flush();
+    for (let n = 0; n < 100; n++) otherBus.publish<Ping>("t.coalesce.events", { v: 1, n });
+    await other.close();
+    await nc.flush();
+    for (let i = 0; i < 50 && got.length < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(got, Array.from({ length: 100 }, (_, n) => n), "all, in order");
+    await Promise.all([a.drain(), sub.drain()]);
   });
 });
