@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { StreamError } from "@passerelle/xmpp";
 import { certificateMatchesDomain } from "@passerelle/s2s";
 import { Counter, Gauge, Histogram, type Logger, type Registry } from "@passerelle/telemetry";
-import { InboundStream, type InboundStreamDeps, type PeerTls, type StreamTransport } from "../protocol/inbound-stream.ts";
+import { InboundStream, type InboundStreamDeps, type InboundStreamEvents, type PeerTls, type StreamTransport } from "../protocol/inbound-stream.ts";
 import type { TlsContextStore } from "./tls-context.ts";
 
 export interface ListenerOptions {
@@ -33,23 +33,217 @@ export interface ListenerOptions {
   saturated(): boolean;
 }
 
+type AuthFacts = { method: "sasl-external" | "dialback"; tls: boolean };
+type AuthInfo = AuthFacts & { streamId: string; domain: string };
+
+/** The connection a socket belongs to (the raw socket and, after STARTTLS, the TLS one). */
+const CONNECTION = Symbol("passerelle.connection");
+type Owned = Socket & { [CONNECTION]?: Connection };
+
+const newStreamId = (): string => randomBytes(12).toString("base64url");
+
+// Socket listeners shared by every connection (no closures per connection: an idle stream's
+// memory is the bar, bench/idle-connections.ts).
+function onSocketData(this: Owned, chunk: Buffer): void {
+  this[CONNECTION]?.data(chunk);
+}
+function onRawClose(this: Owned): void {
+  this[CONNECTION]?.stream.socketClosed();
+}
+function onRawError(this: Owned, err: Error): void {
+  this[CONNECTION]?.rawError(err);
+}
+function onSecureError(this: Owned, err: Error): void {
+  this[CONNECTION]?.tlsError(this as TLSSocket, err);
+}
+function onSecure(this: Owned): void {
+  this[CONNECTION]?.tlsReady(this as TLSSocket);
+}
+function resumeLater(connection: Connection): void {
+  connection.resumeWhenPossible();
+}
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
+/** What TLS told us, read from the socket when asked (RFC 9525 name checks). */
+class SocketPeerTls implements PeerTls {
+  readonly authorizationError?: string;
+  constructor(
+    private readonly socket: TLSSocket,
+    readonly authorized: boolean,
+    authorizationError: string | undefined,
+  ) {
+    if (authorizationError !== undefined) this.authorizationError = authorizationError;
+  }
+  matchesDomain(domain: string): boolean {
+    const cert = this.socket.getPeerX509Certificate();
+    return cert !== undefined && certificateMatchesDomain(cert, domain);
+  }
+}
+
+/**
+ * One accepted connection: the socket (raw, then TLS), its InboundStream, its deadlines (checked by
+ * the listener's one sweep timer, not a timer per connection) and its read budget.
+ */
+class Connection implements StreamTransport, InboundStreamEvents {
+  readonly remoteAddress: string;
+  readonly stream: InboundStream;
+  socket: Socket;
+  /** When the stream must be authenticated by (ms since epoch); 0 once it is. */
+  establishBy = 0;
+  lastActivity = Date.now();
+  tracked = false;
+  /** How each authenticated domain was authenticated (for closeWhere). */
+  auth: Map<string, AuthFacts> | undefined;
+  private bucket: number;
+  private bucketAt = Date.now();
+  private paused = false;
+  private tlsPending: { resolve: (tls: PeerTls) => void; reject: (err: Error) => void } | undefined;
+
+  constructor(
+    private readonly listener: S2SListener,
+    private readonly raw: Owned,
+  ) {
+    this.socket = raw;
+    this.remoteAddress = raw.remoteAddress ?? "unknown";
+    this.bucket = listener.o.stanzasPerSecond;
+    raw[CONNECTION] = this;
+    this.stream = new InboundStream({
+      ...listener.o.streamDeps,
+      transport: this,
+      tlsAvailable: listener.o.tls !== undefined,
+      newStreamId,
+      events: this,
+    });
+  }
+
+  // StreamTransport
+
+  write(data: string): void {
+    if (!this.socket.destroyed) this.socket.write(data);
+  }
+
+  close(): void {
+    this.listener.untrack(this);
+    this.socket.end();
+    // A peer that never reads its end must not hold the socket forever.
+    setTimeout(destroySocket, 5000, this.socket).unref();
+  }
+
+  startTls(): Promise<PeerTls> {
+    return new Promise<PeerTls>((resolve, reject) => {
+      const tlsStore = this.listener.o.tls;
+      if (tlsStore === undefined) return reject(new Error("no certificate configured"));
+      this.raw.removeListener("data", onSocketData);
+      const secure: Owned = new TLSSocket(this.raw, {
+        isServer: true,
+        secureContext: tlsStore.context,
+        requestCert: true,
+        rejectUnauthorized: false,
+      });
+      secure[CONNECTION] = this;
+      this.socket = secure;
+      this.tlsPending = { resolve, reject };
+      secure.on("data", onSocketData);
+      secure.on("error", onSecureError);
+      secure.once("secure", onSecure);
+    });
+  }
+
+  tlsReady(secure: TLSSocket): void {
+    const pending = this.tlsPending;
+    this.tlsPending = undefined;
+    const verdict = peerVerification(secure);
+    this.listener.o.log.debug(
+      { remote: this.remoteAddress, authorized: verdict.authorized, authorizationError: verdict.error, protocol: secure.getProtocol() },
+      "inbound TLS established",
+    );
+    pending?.resolve(new SocketPeerTls(secure, verdict.authorized, verdict.error));
+  }
+
+  tlsError(secure: TLSSocket, err: Error): void {
+    this.listener.o.log.info({ err: err.message, remote: this.remoteAddress }, "TLS handshake or session failed");
+    const pending = this.tlsPending;
+    this.tlsPending = undefined;
+    pending?.reject(err);
+    this.stream.socketClosed();
+    secure.destroy();
+  }
+
+  rawError(err: Error): void {
+    this.listener.o.log.debug({ err: err.message, remote: this.remoteAddress }, "inbound socket error");
+  }
+
+  // InboundStreamEvents
+
+  authenticated(info: AuthInfo): void {
+    this.listener.streamAuthenticated(this, info);
+  }
+
+  refused(info: { streamId: string | undefined; condition: string; reason: string; partner: string | undefined }): void {
+    this.listener.refusals.inc({ condition: info.condition });
+    this.listener.o.log.info(
+      { stream: info.streamId, partner: info.partner, condition: info.condition, reason: info.reason, remote: this.remoteAddress },
+      "inbound stream refused",
+    );
+  }
+
+  closed(info: { streamId: string | undefined; domains: string[] }): void {
+    this.listener.streamClosed(this, info);
+  }
+
+  // Reading
+
+  data(chunk: Buffer): void {
+    const now = Date.now();
+    this.lastActivity = now;
+    this.stream.receive(chunk);
+    // Read back-pressure: JetStream saturated, or the peer above its stanza rate.
+    const rate = this.listener.o.stanzasPerSecond;
+    this.bucket = Math.min(rate, this.bucket + ((now - this.bucketAt) / 1000) * rate);
+    this.bucketAt = now;
+    this.bucket -= Math.max(1, chunk.length / 512);
+    if (!this.paused && (this.listener.o.saturated() || this.bucket < 0)) {
+      this.paused = true;
+      this.socket.pause();
+      setTimeout(resumeLater, this.bucket < 0 ? Math.ceil((-this.bucket / rate) * 1000) : 5, this).unref();
+    }
+  }
+
+  resumeWhenPossible(): void {
+    if (!this.paused) return;
+    if (this.listener.o.saturated()) {
+      setTimeout(resumeLater, 5, this).unref();
+      return;
+    }
+    this.paused = false;
+    this.socket.resume();
+  }
+}
+
 export class S2SListener {
   private readonly server: Server;
-  private readonly streams = new Set<InboundStream>();
-  /** How each authenticated domain of a stream was authenticated (for closeWhere). */
-  private readonly authInfo = new WeakMap<InboundStream, Map<string, { method: "sasl-external" | "dialback"; tls: boolean }>>();
-  private readonly connections: Gauge;
-  private readonly refusals: Counter<"condition">;
+  private readonly connections = new Map<InboundStream, Connection>();
+  private readonly gauge: Gauge;
+  readonly refusals: Counter<"condition">;
   private readonly authentications: Counter<"method" | "tls">;
   private readonly stanzaBytes: Histogram;
+  /** One timer for every connection's establishment and inactivity deadlines. */
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly o: ListenerOptions) {
-    this.connections = new Gauge({ name: "passerelle_edge_inbound_connections", help: "Open inbound s2s connections", labelNames: ["state"], registers: [o.metrics] });
+  constructor(readonly o: ListenerOptions) {
+    this.gauge = new Gauge({ name: "passerelle_edge_inbound_connections", help: "Open inbound s2s connections", labelNames: ["state"], registers: [o.metrics] });
     this.refusals = new Counter({ name: "passerelle_edge_stream_errors_total", help: "Inbound streams closed with a stream error, by condition", labelNames: ["condition"], registers: [o.metrics] });
     this.authentications = new Counter({ name: "passerelle_edge_authentications_total", help: "Inbound streams authenticated, by method", labelNames: ["method", "tls"], registers: [o.metrics] });
     this.stanzaBytes = new Histogram({ name: "passerelle_edge_stanza_bytes", help: "Size of accepted inbound stanzas", buckets: [256, 1024, 4096, 16384, 65536, 262144], registers: [o.metrics] });
     this.server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.server.on("error", (err) => o.log.error({ err }, "s2s listener error"));
+    // Deadlines are checked at a quarter of the shorter timeout (at most every second, at least
+    // every 100 ms): a stream is closed at most that late.
+    const tick = Math.max(100, Math.min(1000, Math.floor(Math.min(o.establishmentTimeoutMs, o.inactivityTimeoutMs) / 4)));
+    this.sweeper = setInterval(() => this.sweep(Date.now()), tick);
+    this.sweeper.unref();
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -66,19 +260,20 @@ export class S2SListener {
   }
 
   get open(): number {
-    return this.streams.size;
+    return this.connections.size;
   }
 
   /** Stop accepting and close every stream with `system-shutdown`. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const stream of [...this.streams]) stream.fail(new StreamError("system-shutdown", "the gateway is restarting"));
+    for (const stream of [...this.connections.keys()]) stream.fail(new StreamError("system-shutdown", "the gateway is restarting"));
     await closed;
   }
 
   /** Close the streams of a domain (a removed partner). */
   closeDomain(domain: string, error: StreamError): void {
-    for (const stream of [...this.streams]) if (stream.domains.includes(domain)) stream.fail(error);
+    for (const stream of [...this.connections.keys()]) if (stream.domains.includes(domain)) stream.fail(error);
   }
 
   /**
@@ -86,10 +281,10 @@ export class S2SListener {
    * for which `check` returns a reason (a partner removed, or its entry no longer allowing how the
    * stream was authenticated). Returns how many were closed.
    */
-  closeWhere(check: (domain: string, facts: { method: "sasl-external" | "dialback"; tls: boolean }) => string | undefined): number {
+  closeWhere(check: (domain: string, facts: AuthFacts) => string | undefined): number {
     let closed = 0;
-    for (const stream of [...this.streams]) {
-      const auth = this.authInfo.get(stream);
+    for (const [stream, connection] of [...this.connections]) {
+      const auth = connection.auth;
       if (auth === undefined) continue;
       for (const domain of stream.domains) {
         const reason = check(domain, auth.get(domain) ?? { method: "dialback", tls: false });
@@ -104,143 +299,62 @@ export class S2SListener {
     return closed;
   }
 
-  private onConnection(raw: Socket): void {
-    const log = this.o.log;
-    let socket: Socket = raw;
-    raw.setKeepAlive(true, 60_000);
-    raw.on("error", (err) => log.debug({ err: err.message, remote: raw.remoteAddress }, "inbound socket error"));
+  /** Stops checking a connection's deadlines (it is closing). */
+  untrack(connection: Connection): void {
+    connection.tracked = false;
+  }
 
-    let establishment: NodeJS.Timeout | undefined = undefined;
-    let inactivity: NodeJS.Timeout | undefined;
-    let bucket = this.o.stanzasPerSecond;
-    let bucketAt = Date.now();
-    let paused = false;
+  streamAuthenticated(connection: Connection, info: AuthInfo): void {
+    const stream = connection.stream;
+    this.authentications.inc({ method: info.method, tls: String(info.tls) });
+    connection.auth ??= new Map<string, AuthFacts>();
+    connection.auth.set(info.domain, { method: info.method, tls: info.tls });
+    connection.establishBy = 0;
+    this.gauge.inc({ state: "authenticated" });
+    this.gauge.dec({ state: "negotiating" });
+    const refusal = this.o.onAuthenticated(stream, info);
+    this.o.log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls }, "inbound stream authenticated");
+    if (refusal !== undefined) stream.fail(refusal);
+  }
 
-    const resumeWhenPossible = () => {
-      if (!paused) return;
-      if (this.o.saturated()) {
-        setTimeout(resumeWhenPossible, 5).unref();
-        return;
+  streamClosed(connection: Connection, info: { streamId: string | undefined; domains: string[] }): void {
+    connection.tracked = false;
+    if (this.connections.delete(connection.stream)) {
+      this.gauge.dec({ state: info.domains.length > 0 ? "authenticated" : "negotiating" });
+    }
+    this.o.onClosed(connection.stream, info);
+  }
+
+  /** RFC 6120 §4.6 / Lync's timeouts: establishment before authentication, inactivity throughout. */
+  private sweep(now: number): void {
+    const inactivity = this.o.inactivityTimeoutMs;
+    for (const connection of this.connections.values()) {
+      if (!connection.tracked) continue;
+      if (connection.establishBy !== 0 && now >= connection.establishBy && !connection.stream.isAuthenticated) {
+        connection.tracked = false;
+        connection.stream.fail(new StreamError("connection-timeout", "the stream was not established in time"));
+      } else if (now - connection.lastActivity >= inactivity) {
+        connection.tracked = false;
+        connection.stream.fail(new StreamError("connection-timeout", "no traffic within the inactivity timeout"));
       }
-      paused = false;
-      socket.resume();
-    };
+    }
+  }
 
-    const transport: StreamTransport = {
-      remoteAddress: raw.remoteAddress ?? "unknown",
-      write: (data) => {
-        if (!socket.destroyed) socket.write(data);
-      },
-      close: () => {
-        clearTimeout(establishment);
-        clearTimeout(inactivity);
-        socket.end();
-        // A peer that never reads its end must not hold the socket forever.
-        setTimeout(() => socket.destroy(), 5000).unref();
-      },
-      startTls: () =>
-        new Promise<PeerTls>((resolve, reject) => {
-          const tlsStore = this.o.tls;
-          if (tlsStore === undefined) return reject(new Error("no certificate configured"));
-          raw.removeAllListeners("data");
-          const secure = new TLSSocket(raw, {
-            isServer: true,
-            secureContext: tlsStore.context,
-            requestCert: true,
-            rejectUnauthorized: false,
-          });
-          socket = secure;
-          secure.on("data", onData);
-          secure.on("error", (err) => {
-            log.info({ err: err.message, remote: transport.remoteAddress }, "TLS handshake or session failed");
-            reject(err);
-            stream.socketClosed();
-            secure.destroy();
-          });
-          secure.once("secure", () => {
-            const verdict = peerVerification(secure);
-            const authorizationError = verdict.error;
-            log.debug({ remote: transport.remoteAddress, authorized: verdict.authorized, authorizationError, protocol: secure.getProtocol() }, "inbound TLS established");
-            resolve({
-              authorized: verdict.authorized,
-              ...(authorizationError === undefined ? {} : { authorizationError }),
-              matchesDomain: (domain) => {
-                const cert = secure.getPeerX509Certificate();
-                return cert !== undefined && certificateMatchesDomain(cert, domain);
-              },
-            });
-          });
-        }),
-    };
-
-    const stream: InboundStream = new InboundStream({
-      ...this.o.streamDeps,
-      transport,
-      tlsAvailable: this.o.tls !== undefined,
-      newStreamId: () => randomBytes(12).toString("base64url"),
-      events: {
-        authenticated: (info) => {
-          this.authentications.inc({ method: info.method, tls: String(info.tls) });
-          const auth = this.authInfo.get(stream) ?? new Map<string, { method: "sasl-external" | "dialback"; tls: boolean }>();
-          auth.set(info.domain, { method: info.method, tls: info.tls });
-          this.authInfo.set(stream, auth);
-          clearTimeout(establishment);
-          this.connections.inc({ state: "authenticated" });
-          this.connections.dec({ state: "negotiating" });
-          const refusal = this.o.onAuthenticated(stream, info);
-          log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls }, "inbound stream authenticated");
-          if (refusal !== undefined) stream.fail(refusal);
-        },
-        refused: (info) => {
-          this.refusals.inc({ condition: info.condition });
-          log.info({ stream: info.streamId, partner: info.partner, condition: info.condition, reason: info.reason, remote: transport.remoteAddress }, "inbound stream refused");
-        },
-        closed: (info) => {
-          clearTimeout(establishment);
-          clearTimeout(inactivity);
-          if (this.streams.delete(stream)) {
-            this.connections.dec({ state: info.domains.length > 0 ? "authenticated" : "negotiating" });
-          }
-          this.o.onClosed(stream, info);
-        },
-      },
-    });
-
-    const onData = (chunk: Buffer) => {
-      resetInactivity();
-      stream.receive(chunk);
-      // Read back-pressure: JetStream saturated, or the peer above its stanza rate.
-      const now = Date.now();
-      bucket = Math.min(this.o.stanzasPerSecond, bucket + ((now - bucketAt) / 1000) * this.o.stanzasPerSecond);
-      bucketAt = now;
-      bucket -= Math.max(1, chunk.length / 512);
-      if (!paused && (this.o.saturated() || bucket < 0)) {
-        paused = true;
-        socket.pause();
-        setTimeout(resumeWhenPossible, bucket < 0 ? Math.ceil((-bucket / this.o.stanzasPerSecond) * 1000) : 5).unref();
-      }
-    };
-    const resetInactivity = () => {
-      clearTimeout(inactivity);
-      inactivity = setTimeout(() => stream.fail(new StreamError("connection-timeout", "no traffic within the inactivity timeout")), this.o.inactivityTimeoutMs);
-      inactivity.unref();
-    };
-
-    raw.on("data", onData);
-    raw.on("close", () => stream.socketClosed());
-
-    if (this.streams.size >= this.o.connectionLimit) {
+  private onConnection(socket: Socket): void {
+    socket.setKeepAlive(true, 60_000);
+    const connection = new Connection(this, socket);
+    socket.on("error", onRawError);
+    socket.on("data", onSocketData);
+    socket.on("close", onRawClose);
+    if (this.connections.size >= this.o.connectionLimit) {
       // Counted once, by the stream's own "refused" event.
-      stream.fail(new StreamError("resource-constraint", "the gateway has reached its connection limit"));
+      connection.stream.fail(new StreamError("resource-constraint", "the gateway has reached its connection limit"));
       return;
     }
-    this.streams.add(stream);
-    this.connections.inc({ state: "negotiating" });
-    establishment = setTimeout(() => {
-      if (!stream.isAuthenticated) stream.fail(new StreamError("connection-timeout", "the stream was not established in time"));
-    }, this.o.establishmentTimeoutMs);
-    establishment.unref();
-    resetInactivity();
+    this.connections.set(connection.stream, connection);
+    this.gauge.inc({ state: "negotiating" });
+    connection.establishBy = Date.now() + this.o.establishmentTimeoutMs;
+    connection.tracked = true;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   xml,
   type Element,
   type StreamHeader,
+  type StreamParserEvents,
   type StreamParserLimits,
 } from "@passerelle/xmpp";
 import type { Partner } from "@passerelle/config";
@@ -78,7 +79,7 @@ export interface InboundStreamEvents {
 /** "securing": between <proceed/> and the end of the TLS handshake, nothing is read. */
 type State = "header" | "negotiating" | "securing" | "closed";
 
-export class InboundStream {
+export class InboundStream implements StreamParserEvents {
   private parser: StreamParser;
   private state: State = "header";
   private streamId: string | undefined;
@@ -154,17 +155,25 @@ export class InboundStream {
     this.deps.events.closed({ streamId: this.streamId, domains: this.domains });
   }
 
+  /** The stream itself takes the parser's events (no closures per parser: idle streams are many). */
   private newParser(): StreamParser {
-    return new StreamParser(this.deps.limits, {
-      onStreamStart: (header) => this.onHeader(header),
-      onElement: (el, bytes) => this.onElement(el, bytes),
-      onStreamEnd: () => {
-        // RFC 6120 §4.4: answer the close and end the connection.
-        this.deps.transport.write(STREAM_CLOSE);
-        this.close();
-      },
-      onError: (err) => this.fail(err),
-    });
+    return new StreamParser(this.deps.limits, this);
+  }
+
+  // StreamParserEvents: called by this stream's parser only.
+
+  onStreamStart(header: StreamHeader): void {
+    this.onHeader(header);
+  }
+
+  onStreamEnd(): void {
+    // RFC 6120 §4.4: answer the close and end the connection.
+    this.deps.transport.write(STREAM_CLOSE);
+    this.close();
+  }
+
+  onError(err: StreamError): void {
+    this.fail(err);
   }
 
   // RFC 6120 §4.7: the initiating server's stream header.
@@ -230,7 +239,7 @@ export class InboundStream {
     return this.tls !== undefined && this.tls.authorized && this.peerDomain !== undefined && this.tls.matchesDomain(this.peerDomain);
   }
 
-  private onElement(el: Element, bytes: number): void {
+  onElement(el: Element, bytes: number): void {
     if (this.state !== "negotiating") return;
     const ns = el.getNS();
     const name = el.getName();
