@@ -62,21 +62,40 @@ const LIST_HEADERS = new Set([
   "warning",
 ]);
 
+/** Header names seen (from the wire, so bounded: emptied when full), with their two spellings. */
+const MAX_CACHED_NAMES = 512;
+const normalized = new Map<string, string>();
+const canonical = new Map<string, string>();
+
+function remember(cache: Map<string, string>, key: string, value: string): string {
+  if (cache.size >= MAX_CACHED_NAMES) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 /** Lower-case long form of a header name ("l" → "content-length"). */
 export function normalizeHeaderName(name: string): string {
+  const known = normalized.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  return remember(normalized, name, COMPACT[lower] ?? lower);
 }
 
 /** The usual spelling of a header name ("call-id" → "Call-ID", "max-forwards" → "Max-Forwards"). */
 export function canonicalHeaderName(name: string): string {
+  const known = canonical.get(name);
+  if (known !== undefined) return known;
   const lower = normalizeHeaderName(name);
   const special = SPECIAL_SPELLING[lower];
-  if (special !== undefined) return special;
-  return lower
-    .split("-")
-    .map((part) => (part.length === 0 ? part : part[0]!.toUpperCase() + part.slice(1)))
-    .join("-");
+  if (special !== undefined) return remember(canonical, name, special);
+  return remember(
+    canonical,
+    name,
+    lower
+      .split("-")
+      .map((part) => (part.length === 0 ? part : part[0]!.toUpperCase() + part.slice(1)))
+      .join("-"),
+  );
 }
 
 export function isListHeader(name: string): boolean {

@@ -30,3 +30,17 @@ test("refuses malformed Via values", () => {
     assert.throws(() => parseVia(bad), SipParseError, bad);
   }
 });
+
+test("branches, tags and Call-IDs stay unique across refills of the random pool", async () => {
+  const { generateCallId } = await import("./via.ts");
+  const seen = new Set<string>();
+  // 4096-byte pool: 3,000 of each is several refills.
+  for (let i = 0; i < 3000; i++) {
+    for (const id of [generateBranch(), generateTag(), generateCallId("h.test")]) {
+      assert.equal(seen.has(id), false, `duplicate ${id}`);
+      seen.add(id);
+    }
+  }
+  assert.match(generateTag(), /^[0-9a-f]{16}$/);
+  assert.match(generateCallId("h.test"), /^[0-9a-f]{24}@h\.test$/);
+});

@@ -1,10 +1,24 @@
 /**
  * Via header values (RFC 3261 §20.42): sent-protocol sent-by *( SEMI via-params ).
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { SipParseError } from "./errors.ts";
 import { formatParams, parseParams, type HeaderParams } from "./params.ts";
 import { parseHostPort } from "./uri.ts";
+
+// Random bytes for branches, tags and Call-IDs come from one pooled buffer refilled by the CSPRNG,
+// not from a randomBytes call (and its native job) per identifier: three per SIP MESSAGE.
+const pool = Buffer.allocUnsafe(4096);
+let poolOffset = pool.length;
+function randomBytes(n: number): Buffer {
+  if (poolOffset + n > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const bytes = pool.subarray(poolOffset, poolOffset + n);
+  poolOffset += n;
+  return bytes;
+}
 
 export interface Via {
   /** Upper-cased transport: UDP, TCP, TLS, SCTP, WS, WSS… */

@@ -150,3 +150,17 @@ describe("XEP-0106 escaping", () => {
     assert.throws(() => escapeLocal("cadet "), JidError);
   });
 });
+
+describe("Jid preparation cache", () => {
+  it("gives the same prepared parts the second time, and refuses a bad part every time", () => {
+    for (let i = 0; i < 3; i++) {
+      const j = Jid.parse("Juliet@Capulet.Example/Balcony");
+      assert.equal(j.toString(), "juliet@capulet.example/Balcony");
+      assert.throws(() => Jid.parse("a@b..c"), JidError);
+      assert.throws(() => Jid.parse(`${"x".repeat(1100)}@capulet.example`), JidError);
+    }
+  });
+  it("stays bounded and correct past its size", () => {
+    for (let i = 0; i < 5000; i++) assert.equal(Jid.parse(`User${i}@Example.test`).toString(), `user${i}@example.test`);
+  });
+});

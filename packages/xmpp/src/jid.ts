@@ -82,6 +82,25 @@ function prepareDomain(s: string): string {
   return prepared;
 }
 
+/**
+ * Preparing a part (PRECIS, IDNA) is pure and the same addresses come back stanza after stanza:
+ * the prepared forms of recent parts are kept (bounded; emptied when full). Failures are not kept.
+ */
+function memo(prepare: (s: string) => string, max = 2048): (s: string) => string {
+  const cache = new Map<string, string>();
+  return (s) => {
+    const known = cache.get(s);
+    if (known !== undefined) return known;
+    const prepared = prepare(s);
+    if (cache.size >= max) cache.clear();
+    cache.set(s, prepared);
+    return prepared;
+  };
+}
+const prepareLocalCached = memo(prepareLocal);
+const prepareDomainCached = memo(prepareDomain);
+const prepareResourceCached = memo(prepareResource);
+
 /** An XMPP address (RFC 7622): each part prepared, the domain in lower-case ASCII (A-labels). */
 export class Jid {
   readonly local?: string;
@@ -90,9 +109,9 @@ export class Jid {
 
   /** Prepares and checks each part; throws JidError. */
   constructor(local: string | undefined, domain: string, resource?: string) {
-    if (local !== undefined) this.local = prepareLocal(local);
-    this.domain = prepareDomain(domain);
-    if (resource !== undefined) this.resource = prepareResource(resource);
+    if (local !== undefined) this.local = prepareLocalCached(local);
+    this.domain = prepareDomainCached(domain);
+    if (resource !== undefined) this.resource = prepareResourceCached(resource);
   }
 
   // RFC 7622 §3.1: localpart up to the first "@", resourcepart after the first "/" (which may hold "@" and "/").
