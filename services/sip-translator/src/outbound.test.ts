@@ -113,3 +113,23 @@ test("more messages in progress than allowed are answered 503", async () => {
   release();
   assert.equal((await first).status, 200);
 });
+
+test("the authorisations of one conversation are asked without waiting for each other (pipelined), hand-overs still in order", async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let asked = 0;
+  const { messaging, delivered } = fixture({
+    authorize: async () => {
+      asked++;
+      await gate;
+      return { v: 1, allowed: true };
+    },
+  });
+  const answers = Promise.all(["one", "two", "three"].map((b) => messaging.handle(message(b))));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(asked, 3, "all three asked while the first is unanswered");
+  assert.equal(delivered.length, 0);
+  release();
+  assert.deepEqual((await answers).map((a) => a.status), [200, 200, 200]);
+  assert.deepEqual(delivered.map((d) => /<body>(.*)<\/body>/.exec(d.xml)?.[1]), ["one", "two", "three"]);
+});

@@ -73,16 +73,18 @@ export class OutboundMessaging {
     if (Buffer.byteLength(xml, "utf8") > this.o.maxStanzaBytes) return this.answer(413, { id, from, to }, "the message is larger than the stanza limit");
 
     const detail = { id, from, to };
-    // One conversation at a time: the authorisation and the hand-over keep the arrival order; the
-    // answer of the edge is awaited outside the chain so that messages queue at the edge.
+    // The authorisations of one conversation are asked at once (pipelined over the bus); the
+    // hand-overs to the edge take turns in arrival order (the chain), each after its own verdict;
+    // the answer of the edge is awaited outside the chain so that messages queue at the edge.
     const key = `${sender.bare().toString()}|${recipient.bare().toString()}`;
+    const asked = this.o.authorize({ v: 1, id, kind: "message", type: "chat", from, to }).then(
+      (verdict) => ({ verdict }),
+      (err: unknown) => ({ failure: err as Error }),
+    );
     const step = await this.chain.run(key, async () => {
-      let verdict: OutboundAuthorizeReply;
-      try {
-        verdict = await this.o.authorize({ v: 1, id, kind: "message", type: "chat", from, to });
-      } catch (err) {
-        return { kind: "unanswered", reason: `policy did not answer: ${(err as Error).message}` } as const;
-      }
+      const answered = await asked;
+      if ("failure" in answered) return { kind: "unanswered", reason: `policy did not answer: ${answered.failure.message}` } as const;
+      const verdict: OutboundAuthorizeReply = answered.verdict;
       if (!verdict.allowed) return { kind: "refused", error: verdict.error ?? { type: "auth", condition: "forbidden" } } as const;
       const outbound: OutboundStanza = { v: 1, id, localDomain: sender.domain, remoteDomain: recipient.domain, type: "chat", xml };
       return { kind: "handed", delivery: this.o.deliver(outbound) } as const;
