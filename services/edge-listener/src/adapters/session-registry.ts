@@ -10,8 +10,16 @@ import type { Logger } from "@passerelle/telemetry";
 
 const TTL_SECONDS = 120;
 
+/** What is kept per stream (the Redis hash is built from it at each refresh: streams are many). */
+interface Session {
+  domains: string;
+  method: string;
+  tls: boolean;
+  since: number;
+}
+
 export class SessionRegistry {
-  private readonly live = new Map<string, Record<string, string>>();
+  private readonly live = new Map<string, Session>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -26,14 +34,9 @@ export class SessionRegistry {
   }
 
   add(streamId: string, fields: { domains: string[]; method: string; tls: boolean }): void {
-    const record = {
-      replica: this.replicaId,
-      domains: fields.domains.join(" "),
-      method: fields.method,
-      tls: String(fields.tls),
-      since: new Date().toISOString(),
-    };
-    this.live.set(streamId, record);
+    const session: Session = { domains: fields.domains.join(" "), method: fields.method, tls: fields.tls, since: Date.now() };
+    this.live.set(streamId, session);
+    const record = this.record(session);
     this.redis
       .multi()
       .hset(`passerelle:edge:stream:${streamId}`, record)
@@ -56,11 +59,21 @@ export class SessionRegistry {
 
   private async refresh(): Promise<void> {
     const multi = this.redis.multi();
-    for (const [id, record] of this.live) {
-      multi.hset(`passerelle:edge:stream:${id}`, record).expire(`passerelle:edge:stream:${id}`, TTL_SECONDS);
+    for (const [id, session] of this.live) {
+      multi.hset(`passerelle:edge:stream:${id}`, this.record(session)).expire(`passerelle:edge:stream:${id}`, TTL_SECONDS);
     }
     multi.expire(`passerelle:edge:replica:${this.replicaId}`, TTL_SECONDS);
     await multi.exec().catch((err: Error) => this.log.warn({ err: err.message }, "could not refresh sessions in Redis"));
+  }
+
+  private record(session: Session): Record<string, string> {
+    return {
+      replica: this.replicaId,
+      domains: session.domains,
+      method: session.method,
+      tls: String(session.tls),
+      since: new Date(session.since).toISOString(),
+    };
   }
 
   async stop(): Promise<void> {
