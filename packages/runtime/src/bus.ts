@@ -22,6 +22,8 @@ export class Bus {
   readonly nats: NatsConnection;
   private readonly log: Logger;
   private readonly mux: RequestMux;
+  /** The counter's children by label values: prom-client hashes a label object on every inc otherwise. */
+  private readonly counted = new Map<string, { inc(): void }>();
   private readonly messages: Counter<"subject" | "direction" | "outcome">;
 
   constructor(options: BusOptions) {
@@ -47,7 +49,7 @@ export class Bus {
   publish<T extends Payload>(subject: string, payload: T): void {
     const headers = this.headers();
     this.nats.publish(subject, encode(payload), headers === undefined ? undefined : { headers });
-    this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "published" });
+    this.count(subject, "out", "published");
   }
 
   /** Request/reply with a timeout; the reply is decoded and checked. */
@@ -64,10 +66,10 @@ export class Bus {
         return this.mux.request(subject, encode(payload), { timeoutMs, headers });
       });
       const reply = decode<Rep>(msg.data, required);
-      this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "answered" });
+      this.count(subject, "out", "answered");
       return reply;
     } catch (err) {
-      this.messages.inc({ subject: metricSubject(subject), direction: "out", outcome: "failed" });
+      this.count(subject, "out", "failed");
       span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       throw err;
     } finally {
@@ -119,6 +121,17 @@ export class Bus {
     });
   }
 
+  private count(subject: string, direction: "in" | "out", outcome: string): void {
+    const label = metricSubject(subject);
+    const key = `${label} ${direction} ${outcome}`;
+    let child = this.counted.get(key);
+    if (child === undefined) {
+      child = this.messages.labels({ subject: label, direction, outcome });
+      this.counted.set(key, child);
+    }
+    child.inc();
+  }
+
   private async handle<T extends Payload>(
     subject: string,
     msg: Msg,
@@ -141,10 +154,10 @@ export class Bus {
     try {
       const payload = decode<T>(msg.data, required);
       await work(payload);
-      this.messages.inc({ subject: metricSubject(subject), direction: "in", outcome: "handled" });
+      this.count(subject, "in", "handled");
     } catch (err) {
       const refused = err instanceof ContractError;
-      this.messages.inc({ subject: metricSubject(subject), direction: "in", outcome: refused ? "refused" : "error" });
+      this.count(subject, "in", refused ? "refused" : "error");
       span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       this.log.error({ err, subject }, refused ? "refused a malformed message" : "handling a message failed");
     } finally {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SipParseError } from "./errors.ts";
 import { SipHeaders } from "./headers.ts";
-import { parseMessage, serializeMessage, type SipRequest } from "./message.ts";
+import { parseMessage, serializedSize, serializeMessage, type SipRequest } from "./message.ts";
 
 const crlf = (lines: string[]): string => lines.join("\r\n");
 
@@ -230,4 +230,23 @@ test("random bytes never throw anything but SipParseError", () => {
       assert.ok(err instanceof SipParseError, `unexpected ${String(err)} for ${JSON.stringify(s)}`);
     }
   }
+});
+
+test("serializedSize is the length of serializeMessage's bytes", () => {
+  const request = {
+    kind: "request" as const,
+    method: "MESSAGE",
+    uri: "sip:jüliet@gateway.test",
+    headers: new SipHeaders([
+      ["Via", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx"],
+      ["From", "<sip:romeo@p.test>;tag=1"],
+      ["To", "<sip:jüliet@gateway.test>"],
+      ["Content-Length", "999"],
+      ["Content-Type", "text/plain;charset=UTF-8"],
+    ]),
+    body: Buffer.from("Grüße ✓", "utf8"),
+  };
+  assert.equal(serializedSize(request), serializeMessage(request).length);
+  const empty = { ...request, body: Buffer.alloc(0) };
+  assert.equal(serializedSize(empty), serializeMessage(empty).length);
 });

@@ -214,6 +214,18 @@ export function serializeMessage(message: SipMessage): Buffer {
   return message.body.length === 0 ? head : Buffer.concat([head, message.body]);
 }
 
+/** The number of bytes `serializeMessage` would produce, without building them. */
+export function serializedSize(message: SipMessage): number {
+  let size =
+    Buffer.byteLength(message.kind === "request" ? `${message.method} ${message.uri} ${SIP_VERSION}` : `${SIP_VERSION} ${message.status} ${message.reason}`, "utf8") + 2;
+  for (const { name, value } of message.headers.entries()) {
+    if (normalizeHeaderName(name) === "content-length") continue;
+    size += Buffer.byteLength(name, "utf8") + 2 + Buffer.byteLength(value, "utf8") + 2;
+  }
+  size += `Content-Length: ${message.body.length}`.length + 4;
+  return size + message.body.length;
+}
+
 function truncate(s: string): string {
   return JSON.stringify(s.length > 80 ? s.slice(0, 80) + "…" : s);
 }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SipParseError } from "./errors.ts";
-import { BRANCH_MAGIC_COOKIE, formatVia, generateBranch, generateTag, parseVia } from "./via.ts";
+import { BRANCH_MAGIC_COOKIE, formatVia, generateBranch, generateCallId, generateTag, parseVia } from "./via.ts";
 
 test("parses a Via (RFC 3261 §20.42)", () => {
   const v = parseVia("SIP / 2.0 / udp first.example.com:4000;ttl=16;maddr=224.2.0.1 ;branch=z9hG4bKa7c6a8dlze.1");
@@ -31,8 +31,7 @@ test("refuses malformed Via values", () => {
   }
 });
 
-test("branches, tags and Call-IDs stay unique across refills of the random pool", async () => {
-  const { generateCallId } = await import("./via.ts");
+test("branches, tags and Call-IDs stay unique across refills of the random pool", () => {
   const seen = new Set<string>();
   // 4096-byte pool: 3,000 of each is several refills.
   for (let i = 0; i < 3000; i++) {

@@ -5,7 +5,7 @@
  */
 import type { SipDeliveryRequest, SipDeliveryResult } from "@passerelle/contracts";
 import type { ClientTransactionResult, SipRequest } from "@passerelle/sip";
-import { generateCallId, generateTag, serializeMessage } from "@passerelle/sip";
+import { generateCallId, generateTag, serializedSize } from "@passerelle/sip";
 import type { StreamParserLimits } from "@passerelle/xmpp";
 import type { AddressMapper } from "./domain/address-mapping.ts";
 import { xmppError, xmppErrorForSipStatus } from "./domain/error-mapping.ts";
@@ -76,7 +76,7 @@ export class DeliveryHandler {
     const sip = buildSipMessage(mapped.draft);
     const detail = { ...(mapped.draft.xmppId === undefined ? {} : { xmppId: mapped.draft.xmppId }), callId: mapped.draft.callId };
     // Leave room for the Via the transaction adds.
-    if (serializeMessage(sip).length + 256 > this.options.maxSipBytes) {
+    if (serializedSize(sip) + 256 > this.options.maxSipBytes) {
       return report({ v: 1, id, outcome: "failed", error: xmppError("policy-violation", "message too large for SIP") }, { ...detail, reason: "too large" });
     }
     const answer = await this.options.send(sip);

@@ -130,6 +130,9 @@ await runService({
     ctx.onShutdown(() => changes.drain());
 
     const limits = config.gateway.limits;
+    const outcomeCounters = new Map<string, { inc(): void }>();
+    // The level is fixed at start (LOG_LEVEL): a delivery's info line is not even built below it.
+    const infoLogs = log.isLevelEnabled("info");
     // SIP transactions in flight towards the proxy (the rest wait, in order).
     const sipWindow = new FifoLimiter(Number(process.env.PASSERELLE_SIP_WINDOW ?? 64));
     const handler = new DeliveryHandler({
@@ -145,8 +148,15 @@ await runService({
       maxSipBytes: DEFAULT_LIMITS.maxMessageBytes,
       send: (request) => sipWindow.run(() => sip.send(request)),
       onOutcome: (result, detail) => {
-        outcomes.inc({ outcome: result.outcome, status: result.sipStatus === undefined ? "none" : `${Math.floor(result.sipStatus / 100)}xx` });
-        log.info({ delivery: result.id, outcome: result.outcome, sipStatus: result.sipStatus, error: result.error?.condition, ...detail }, "delivery");
+        const status = result.sipStatus === undefined ? "none" : `${Math.floor(result.sipStatus / 100)}xx`;
+        // One child counter per (outcome, status class): no label hashing per delivery.
+        let counter = outcomeCounters.get(`${result.outcome} ${status}`);
+        if (counter === undefined) {
+          counter = outcomes.labels({ outcome: result.outcome, status });
+          outcomeCounters.set(`${result.outcome} ${status}`, counter);
+        }
+        counter.inc();
+        if (infoLogs) log.info({ delivery: result.id, outcome: result.outcome, sipStatus: result.sipStatus, error: result.error?.condition, ...detail }, "delivery");
       },
     });
     const subscription = serveDeliveries(ctx.bus, handler, new DeliveryMemory(ctx.redis));
