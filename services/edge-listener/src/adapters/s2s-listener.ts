@@ -33,6 +33,9 @@ export interface ListenerOptions {
   saturated(): boolean;
 }
 
+/** A stream silent this long gives up its XML parser until its next bytes (a few KiB each). */
+const PARSER_IDLE_MS = 10_000;
+
 type AuthFacts = { method: "sasl-external" | "dialback"; tls: boolean };
 type AuthInfo = AuthFacts & { streamId: string; domain: string };
 
@@ -336,6 +339,9 @@ export class S2SListener {
       } else if (now - connection.lastActivity >= inactivity) {
         connection.tracked = false;
         connection.stream.fail(new StreamError("connection-timeout", "no traffic within the inactivity timeout"));
+      } else if (now - connection.lastActivity >= PARSER_IDLE_MS && !connection.stream.parserReleased) {
+        // Between stanzas the parser is rebuilt from the header with the next bytes.
+        connection.stream.releaseIdleParser();
       }
     }
   }

@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { validateConfig, PartnerDirectory, type RawConfig } from "@passerelle/config";
-import { InboundStream, type AcceptedStanza, type InboundStreamDeps, type PeerTls } from "./inbound-stream.ts";
+import { InboundStream, streamHeaderEnd, type AcceptedStanza, type InboundStreamDeps, type PeerTls } from "./inbound-stream.ts";
 
 const HEADER = (from: string | undefined, to = "gateway.test", extra = "") =>
   `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'` +
@@ -342,3 +342,73 @@ describe("bad input: each refused with its stream error", () => {
     assert.equal(good.closed, false);
   });
 });
+
+describe("an idle stream releases its parser between stanzas and rebuilds it from the header", () => {
+  test("streamHeaderEnd: after the start tag's '>', quoted '>' and the XML declaration skipped", () => {
+    const header = HEADER("dialback.test", "gateway.test", " x='a>b'");
+    const bytes = Buffer.from(`${header}<message/>`);
+    assert.equal(streamHeaderEnd(bytes), Buffer.byteLength(header));
+    assert.equal(streamHeaderEnd(Buffer.from(`  <stream:stream a="é>" b='x'>rest`)), Buffer.byteLength(`  <stream:stream a="é>" b='x'>`));
+    assert.equal(streamHeaderEnd(Buffer.from("<stream:stream a='unterminated")), undefined);
+  });
+
+  test("released at rest after authentication; the next stanza is still read and checked", async () => {
+    const h = await dialbackSession();
+    assert.equal(h.stream.releaseIdleParser(), true, "between stanzas: released");
+    assert.equal(h.stream.parserReleased, true);
+    await h.send(MSG("romeo@dialback.test"));
+    assert.equal(h.accepted.length, 1, "a stanza after the rebuild is accepted");
+    assert.equal(h.accepted[0]?.element.getChildText("body"), "hello");
+    assert.equal(h.stream.releaseIdleParser(), true, "released again after it");
+    await h.send(" ");
+    assert.equal(h.stream.releaseIdleParser(), true, "after a whitespace keepalive too");
+    await h.send(MSG("mallory@evil.test"));
+    assertStreamErrorAfterAccepted(h, "invalid-from", 1);
+  });
+
+  test("kept while a stanza is half read: its rest completes it", async () => {
+    const h = await dialbackSession();
+    const msg = MSG("romeo@dialback.test", "juliet@gateway.test", "split");
+    await h.send(msg.slice(0, 40));
+    assert.equal(h.stream.releaseIdleParser(), false, "in the middle of a stanza: kept");
+    await h.send(msg.slice(40));
+    assert.equal(h.accepted.length, 1);
+    assert.equal(h.accepted[0]?.element.getChildText("body"), "split");
+    await h.send(`${MSG("romeo@dialback.test")}<mess`);
+    assert.equal(h.stream.releaseIdleParser(), false, "a start tag begun after a stanza: kept");
+    await h.send(`age from='romeo@dialback.test' to='juliet@gateway.test'><body>tail</body></message>`);
+    assert.equal(h.accepted.length, 3);
+    assert.equal(h.accepted[2]?.element.getChildText("body"), "tail");
+  });
+
+  test("never released before the header or during STARTTLS; after SASL, released on the new stream", async () => {
+    const h = harness();
+    assert.equal(h.stream.releaseIdleParser(), false, "no header yet");
+    await h.send(HEADER("secure.test"));
+    await h.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await h.send(HEADER("secure.test"));
+    await h.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+    assert.equal(h.stream.releaseIdleParser(), false, "after SASL, before the new header");
+    await h.send(HEADER("secure.test"));
+    assert.equal(h.stream.releaseIdleParser(), true);
+    await h.send(MSG("romeo@secure.test"));
+    assert.deepEqual(h.authenticated, ["secure.test/sasl-external"]);
+    assert.equal(h.accepted.length, 1);
+    assert.equal(h.accepted[0]?.from, "romeo@secure.test");
+  });
+
+  test("limits still apply to a rebuilt parser (an oversized stanza)", async () => {
+    const h = await dialbackSession();
+    assert.equal(h.stream.releaseIdleParser(), true);
+    await h.send(MSG("romeo@dialback.test", "juliet@gateway.test", "A".repeat(5000)));
+    assert.ok(h.closed);
+    assert.match(h.output(), /<stanza-too-big xmlns='urn:xmpp:errors'\/>/);
+    assert.equal(h.accepted.length, 0);
+  });
+});
+
+function assertStreamErrorAfterAccepted(h: Harness, condition: string, accepted: number) {
+  assert.ok(h.closed, "the stream is closed");
+  assert.match(h.output(), new RegExp(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>`), h.output());
+  assert.equal(h.accepted.length, accepted);
+}

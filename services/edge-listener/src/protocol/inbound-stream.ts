@@ -79,8 +79,58 @@ export interface InboundStreamEvents {
 /** "securing": between <proceed/> and the end of the TLS handshake, nothing is read. */
 type State = "header" | "negotiating" | "securing" | "closed";
 
+/** XML whitespace (RFC 6120 §4.6.1 keepalives are single spaces). */
+function isWhitespace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/**
+ * Where the stream header ends in the bytes a parser has read (just after its '>'), given that the
+ * parser accepted the header: an optional XML declaration, whitespace, then the start tag, whose
+ * quoted attribute values may contain '>'. UTF-8 multi-byte sequences never contain ASCII bytes.
+ */
+export function streamHeaderEnd(bytes: Buffer): number | undefined {
+  let i = 0;
+  while (isWhitespace(bytes[i])) i++;
+  if (bytes.toString("latin1", i, i + 5) === "<?xml") {
+    const end = bytes.indexOf("?>", i);
+    if (end < 0) return undefined;
+    i = end + 2;
+    while (isWhitespace(bytes[i])) i++;
+  }
+  if (bytes[i] !== 0x3c) return undefined;
+  let quote = 0;
+  for (i++; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x27 || c === 0x22) {
+      quote = c;
+    } else if (c === 0x3e) {
+      return i + 1;
+    }
+  }
+  return undefined;
+}
+
 export class InboundStream implements StreamParserEvents {
-  private parser: StreamParser;
+  /**
+   * Undefined while released: an idle stream at a stanza boundary drops its parser (a few KiB) and
+   * rebuilds it from `header` with the next bytes (releaseIdleParser).
+   */
+  private parser: StreamParser | undefined;
+  /** Bytes of the current parser's input until its header was found (then undefined). */
+  private beforeHeader: Buffer[] | undefined = [];
+  /** The current stream's header as received (XML declaration included), to rebuild the parser. */
+  private header: string | undefined;
+  private headerBytes = 0;
+  /** Bytes fed to the current parser, and those of the stanzas it delivered (regions, after the header). */
+  private fed = 0;
+  private delivered = 0;
+  /** Trailing whitespace bytes of the last chunk. */
+  private trailingWhitespace = 0;
+  private replaying = false;
+  private generation = 0;
   private state: State = "header";
   private streamId: string | undefined;
   private peerDomain: string | undefined;
@@ -109,7 +159,55 @@ export class InboundStream implements StreamParserEvents {
         return;
       }
     }
-    this.parser.write(chunk);
+    const parser = this.parser ?? this.rebuildParser();
+    const generation = this.generation;
+    if (this.beforeHeader !== undefined) this.beforeHeader.push(chunk);
+    this.fed += chunk.length;
+    let ws = 0;
+    while (ws < chunk.length && isWhitespace(chunk[chunk.length - 1 - ws])) ws++;
+    this.trailingWhitespace = ws;
+    parser.write(chunk);
+    // A restart (STARTTLS, SASL) during this chunk started a new parser: nothing here is its.
+    if (generation !== this.generation || this.beforeHeader === undefined || this.streamId === undefined || this.state === "header") return;
+    if (this.header !== undefined) return;
+    const seen = Buffer.concat(this.beforeHeader);
+    this.beforeHeader = undefined;
+    const end = streamHeaderEnd(seen);
+    if (end === undefined) return;
+    this.header = seen.toString("utf8", 0, end);
+    this.headerBytes = end;
+  }
+
+  /**
+   * Drops the parser when the stream is between stanzas (every byte read is in the header, a
+   * delivered stanza or trailing whitespace); the next bytes rebuild it. Returns whether it did.
+   * Called for streams idle for a while: an idle connection's memory is the bar (MISSION.md).
+   */
+  releaseIdleParser(): boolean {
+    if (this.parser === undefined || this.state !== "negotiating" || this.header === undefined) return false;
+    const trailing = this.fed - this.headerBytes - this.delivered;
+    if (trailing < 0 || trailing > this.trailingWhitespace) return false;
+    this.parser = undefined;
+    return true;
+  }
+
+  get parserReleased(): boolean {
+    return this.parser === undefined;
+  }
+
+  private rebuildParser(): StreamParser {
+    const parser = this.newParser();
+    this.parser = parser;
+    this.fed = 0;
+    this.delivered = 0;
+    this.beforeHeader = undefined;
+    if (this.header !== undefined) {
+      this.replaying = true;
+      parser.write(this.header);
+      this.replaying = false;
+      this.fed = this.headerBytes;
+    }
+    return parser;
   }
 
   get isAuthenticated(): boolean {
@@ -163,6 +261,8 @@ export class InboundStream implements StreamParserEvents {
   // StreamParserEvents: called by this stream's parser only.
 
   onStreamStart(header: StreamHeader): void {
+    // A rebuilt parser re-reads the header it had already delivered.
+    if (this.replaying) return;
     this.onHeader(header);
   }
 
@@ -240,6 +340,7 @@ export class InboundStream implements StreamParserEvents {
   }
 
   onElement(el: Element, bytes: number): void {
+    this.delivered += bytes;
     if (this.state !== "negotiating") return;
     const ns = el.getNS();
     const name = el.getName();
@@ -278,7 +379,7 @@ export class InboundStream implements StreamParserEvents {
     // <starttls/> (the rest of this chunk) belongs to no stream and is dropped unread, so
     // nothing pipelined before the handshake can pass as protected (cf. CVE-2011-0411).
     this.state = "securing";
-    this.parser.reset();
+    this.parser?.reset();
     this.deps.transport.write(`<proceed xmlns='${NS.tls}'/>`);
     try {
       this.tls = await this.deps.transport.startTls();
@@ -295,8 +396,14 @@ export class InboundStream implements StreamParserEvents {
     if (this.state === "closed") return;
     this.state = "header";
     // The rest of the chunk that carried <auth/> is not part of the new stream either.
-    this.parser.reset();
+    this.parser?.reset();
     this.parser = this.newParser();
+    this.generation++;
+    this.beforeHeader = [];
+    this.header = undefined;
+    this.headerBytes = 0;
+    this.fed = 0;
+    this.delivered = 0;
   }
 
   // XEP-0178 §2: SASL EXTERNAL with the certificate the peer presented.
