@@ -159,7 +159,10 @@ await runService({
         if (infoLogs) log.info({ delivery: result.id, outcome: result.outcome, sipStatus: result.sipStatus, error: result.error?.condition, ...detail }, "delivery");
       },
     });
-    const subscription = serveDeliveries(ctx.bus, handler, new DeliveryMemory(ctx.redis));
+    const memory = new DeliveryMemory(ctx.redis);
+    // Runs after the subscription's drain below (hooks run newest first), before Redis closes.
+    ctx.onShutdown(() => memory.flush());
+    const subscription = serveDeliveries(ctx.bus, handler, memory);
     // Stop taking requests first, then let the SIP side finish (hooks run newest first).
     ctx.onShutdown(() => subscription.drain());
     log.info({ listen: sip.transport.local, proxy: config.sip.proxy }, "sip-translator ready");

@@ -6,9 +6,10 @@
  *   passerelle:sip:deliveries:{minute}  HASH stanza id → JSON SipDeliveryResult, expires `ttlSeconds`
  *                                       after its minute ends
  *
- * Results are written in batches: everything remembered during one turn of the event loop is one
- * HSET and one EXPIRE on the current minute's hash (one round trip for a burst, instead of a
- * `SET EX` per stanza). A redelivery — rare — looks in every hash that can still hold the id.
+ * Results are written in batches: everything remembered within `batchMs` (10 ms) is one HSET and
+ * one EXPIREAT on the current minute's hash (one round trip for a burst, instead of a `SET EX` per
+ * stanza). A redelivery comes after the consumer's ack wait (seconds), long after the batch is
+ * written. A redelivery — rare — looks in every hash that can still hold the id.
  */
 import type { Redis } from "ioredis";
 import type { SipDeliveryRequest, SipDeliveryResult } from "@passerelle/contracts";
@@ -25,6 +26,7 @@ export class DeliveryMemory {
     private readonly redis: Redis,
     private readonly ttlSeconds = 600,
     private readonly now: () => number = Date.now,
+    private readonly batchMs = 10,
   ) {}
 
   /** Deliver once: a known id gets its remembered result; Redis trouble never blocks a delivery. */
@@ -62,11 +64,12 @@ export class DeliveryMemory {
     this.batch.push(id, result);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), this.batchMs).unref();
     }
   }
 
-  private flush(): void {
+  /** Write what is waiting (also at shutdown, before Redis is closed). */
+  flush(): void {
     this.scheduled = false;
     if (this.batch.length === 0) return;
     const key = PREFIX + String(this.batchBucket);
