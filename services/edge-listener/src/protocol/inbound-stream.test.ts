@@ -361,7 +361,7 @@ describe("an idle stream releases its parser between stanzas and rebuilds it fro
     assert.equal(h.accepted[0]?.element.getChildText("body"), "hello");
     assert.equal(h.stream.releaseIdleParser(), true, "released again after it");
     await h.send(" ");
-    assert.equal(h.stream.releaseIdleParser(), true, "after a whitespace keepalive too");
+    assert.equal(h.stream.parserReleased, true, "a whitespace keepalive does not rebuild it");
     await h.send(MSG("mallory@evil.test"));
     assertStreamErrorAfterAccepted(h, "invalid-from", 1);
   });
@@ -412,3 +412,24 @@ function assertStreamErrorAfterAccepted(h: Harness, condition: string, accepted:
   assert.match(h.output(), new RegExp(`<stream:error><${condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>`), h.output());
   assert.equal(h.accepted.length, accepted);
 }
+
+describe("whitespace between stanzas and the idle parser release", () => {
+  test("keepalives and newlines between stanzas keep the stream releasable; a keepalive does not rebuild a released parser", async () => {
+    const h = await dialbackSession();
+    await h.send(`\n${MSG("romeo@dialback.test")}\n`);
+    assert.equal(h.stream.releaseIdleParser(), true, "after a stanza with newlines around it");
+    await h.send(" ");
+    assert.equal(h.stream.parserReleased, true, "a whitespace keepalive leaves the parser released");
+    await h.send(`  ${MSG("romeo@dialback.test")}  ${MSG("romeo@dialback.test")} `);
+    assert.equal(h.accepted.length, 3);
+    assert.equal(h.stream.releaseIdleParser(), true, "whitespace before, between and after stanzas");
+    await h.send(`<message from='romeo@dialback.test' to='juliet@gateway.test'>   `);
+    assert.equal(h.stream.releaseIdleParser(), false, "whitespace inside an open stanza: kept");
+    await h.send(`<body>x</body></message>`);
+    assert.equal(h.accepted.length, 4);
+    assert.equal(h.accepted[3]?.element.getChildText("body"), "x");
+    await h.send("  text<presence/>");
+    assert.ok(h.closed, "text between stanzas still ends the stream");
+    assert.match(h.output(), /<stream:error><bad-format /);
+  });
+});

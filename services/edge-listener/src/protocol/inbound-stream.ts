@@ -113,6 +113,21 @@ export function streamHeaderEnd(bytes: Buffer): number | undefined {
   return undefined;
 }
 
+/**
+ * Whether `data` is exactly whitespace and the stanzas of `sizes` (in order, each starting at a
+ * '<'): the parser leaves whitespace between stanzas out of their sizes.
+ */
+function fitsBetweenWhitespace(data: Buffer, sizes: readonly number[]): boolean {
+  let at = 0;
+  for (const size of sizes) {
+    while (at < data.length && isWhitespace(data[at])) at++;
+    if (data[at] !== 0x3c || at + size > data.length || data[at + size - 1] !== 0x3e) return false;
+    at += size;
+  }
+  while (at < data.length && isWhitespace(data[at])) at++;
+  return at === data.length;
+}
+
 export class InboundStream implements StreamParserEvents {
   /**
    * Undefined while released: an idle stream at a stanza boundary drops its parser (a few KiB) and
@@ -131,6 +146,8 @@ export class InboundStream implements StreamParserEvents {
   private trailingWhitespace = 0;
   private replaying = false;
   private generation = 0;
+  /** Sizes of the stanzas delivered during the current chunk, when it started at a boundary. */
+  private regions: number[] | undefined;
   private state: State = "header";
   private streamId: string | undefined;
   private peerDomain: string | undefined;
@@ -159,23 +176,50 @@ export class InboundStream implements StreamParserEvents {
         return;
       }
     }
+    let data = chunk;
+    const startedAtBoundary = this.atBoundary();
+    if (startedAtBoundary) {
+      // Whitespace between stanzas (keepalives, RFC 6120 §4.6.1) means nothing to the parser: it is
+      // not fed, so a released parser stays released and the byte accounting stays exact.
+      let lead = 0;
+      while (lead < data.length && isWhitespace(data[lead])) lead++;
+      if (lead === data.length) return;
+      if (lead > 0) data = data.subarray(lead);
+    }
     const parser = this.parser ?? this.rebuildParser();
     const generation = this.generation;
-    if (this.beforeHeader !== undefined) this.beforeHeader.push(chunk);
-    this.fed += chunk.length;
+    if (this.beforeHeader !== undefined) this.beforeHeader.push(data);
+    this.fed += data.length;
     let ws = 0;
-    while (ws < chunk.length && isWhitespace(chunk[chunk.length - 1 - ws])) ws++;
+    while (ws < data.length && isWhitespace(data[data.length - 1 - ws])) ws++;
     this.trailingWhitespace = ws;
-    parser.write(chunk);
+    this.regions = startedAtBoundary ? [] : undefined;
+    parser.write(data);
+    const regions = this.regions;
+    this.regions = undefined;
     // A restart (STARTTLS, SASL) during this chunk started a new parser: nothing here is its.
-    if (generation !== this.generation || this.beforeHeader === undefined || this.streamId === undefined || this.state === "header") return;
-    if (this.header !== undefined) return;
-    const seen = Buffer.concat(this.beforeHeader);
-    this.beforeHeader = undefined;
-    const end = streamHeaderEnd(seen);
-    if (end === undefined) return;
-    this.header = seen.toString("utf8", 0, end);
-    this.headerBytes = end;
+    if (generation !== this.generation || this.state !== "negotiating") return;
+    if (regions !== undefined && fitsBetweenWhitespace(data, regions)) {
+      // The chunk was whitespace and whole stanzas: back at a boundary.
+      this.delivered = this.fed - this.headerBytes;
+      return;
+    }
+    if (this.header === undefined && this.beforeHeader !== undefined) {
+      const seen = Buffer.concat(this.beforeHeader);
+      this.beforeHeader = undefined;
+      const end = streamHeaderEnd(seen);
+      if (end === undefined) return;
+      this.header = seen.toString("utf8", 0, end);
+      this.headerBytes = end;
+    }
+    // Whitespace after the last stanza: the parser leaves it out of every stanza's bytes.
+    const unaccounted = this.fed - this.headerBytes - this.delivered;
+    if (this.header !== undefined && unaccounted > 0 && unaccounted <= this.trailingWhitespace) this.delivered += unaccounted;
+  }
+
+  /** Every byte this parser read is in the header, a delivered stanza or whitespace between them. */
+  private atBoundary(): boolean {
+    return this.header !== undefined && this.state === "negotiating" && this.fed - this.headerBytes - this.delivered === 0;
   }
 
   /**
@@ -184,9 +228,7 @@ export class InboundStream implements StreamParserEvents {
    * Called for streams idle for a while: an idle connection's memory is the bar (MISSION.md).
    */
   releaseIdleParser(): boolean {
-    if (this.parser === undefined || this.state !== "negotiating" || this.header === undefined) return false;
-    const trailing = this.fed - this.headerBytes - this.delivered;
-    if (trailing < 0 || trailing > this.trailingWhitespace) return false;
+    if (this.parser === undefined || !this.atBoundary()) return false;
     this.parser = undefined;
     return true;
   }
@@ -341,6 +383,7 @@ export class InboundStream implements StreamParserEvents {
 
   onElement(el: Element, bytes: number): void {
     this.delivered += bytes;
+    this.regions?.push(bytes);
     if (this.state !== "negotiating") return;
     const ns = el.getNS();
     const name = el.getName();
