@@ -113,6 +113,8 @@ export function streamHeaderEnd(bytes: Buffer): number | undefined {
   return undefined;
 }
 
+const SCRATCH_REGIONS: number[] = [];
+
 /**
  * Whether `data` is exactly whitespace and the stanzas of `sizes` (in order, each starting at a
  * '<'): the parser leaves whitespace between stanzas out of their sizes.
@@ -193,7 +195,9 @@ export class InboundStream implements StreamParserEvents {
     let ws = 0;
     while (ws < data.length && isWhitespace(data[data.length - 1 - ws])) ws++;
     this.trailingWhitespace = ws;
-    this.regions = startedAtBoundary ? [] : undefined;
+    // One scratch list for all streams: write() delivers synchronously and never re-enters.
+    SCRATCH_REGIONS.length = 0;
+    this.regions = startedAtBoundary ? SCRATCH_REGIONS : undefined;
     parser.write(data);
     const regions = this.regions;
     this.regions = undefined;
