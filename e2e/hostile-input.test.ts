@@ -3,6 +3,9 @@
 // partner.test first (STARTTLS + SASL EXTERNAL, packages/s2s), then a hostile connection that must
 // be answered with exactly the right stream error (RFC 6120 §4.9.3) and closed; afterwards the
 // well-behaved stream still delivers a message, which must land in JetStream (PASSERELLE_INBOUND).
+// 36 cases (MISSION.md's bar asks for 27: malformed XML, DTD, entities, comments, PIs, bad
+// namespaces, pre-auth stanzas, oversize, deep nesting, dialback forgery, unsolicited verify,
+// spoofed from, STARTTLS skipped, and more). A second suite checks the idle timeouts.
 //
 //   partner.test   federated, TLS required, SASL optional, dialback  (the well-behaved partner)
 //   plain.test     federated, no TLS, no SASL, dialback — and no real server: dial-backs fail
