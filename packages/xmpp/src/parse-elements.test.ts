@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { serialize } from "./element.ts";
 import { parseElements } from "./parse-elements.ts";
 
 const limits = { maxStanzaBytes: 4096, maxDepth: 8, maxAttributesPerElement: 8, maxHeaderBytes: 512 };
@@ -17,4 +18,51 @@ test("restricted XML is refused as on a stream", () => {
   assert.equal(!dtd.ok && dtd.error.condition, "restricted-xml");
   const deep = parseElements("<a>".repeat(20), limits);
   assert.equal(!deep.ok && deep.error.condition, "policy-violation");
+});
+
+test("a reused parser reads every input exactly as a fresh one, whatever came before", () => {
+  const shared = { maxStanzaBytes: 300, maxDepth: 4, maxAttributesPerElement: 4, maxHeaderBytes: 512 };
+  const describe = (r: ReturnType<typeof parseElements>): string => (r.ok ? `ok ${r.elements.map((e) => serialize(e)).join("|")}` : `error ${r.error.condition} ${r.error.text ?? ""}`);
+  const good = "<message to='a@b.test' id='1'><body>hello</body></message>";
+  const inputs = [
+    good,
+    "<a/>junk", // text after a stanza
+    good,
+    "<!-- open comment", // markup left open
+    good,
+    "<message><body>unclosed", // element left open
+    good,
+    "<a/><", // a lone '<'
+    good,
+    "<a/>   \n", // trailing whitespace
+    good,
+    "<x xmlns='urn:x' a='1' b='2' c='3' d='4' e='5'/>", // too many attributes
+    good,
+    "<a><b><c><d><e><f/></e></d></c></b></a>", // too deep
+    good,
+    `<m>${"y".repeat(400)}</m>`, // too big
+    good,
+    "<?pi x?>",
+    good,
+    "</stream:stream>", // closes the stream
+    good,
+    "<a/><b/>",
+    "<a b='&amp;'/>",
+    "<a>\uD83D", // a lone high surrogate at the end
+    good,
+    "<a/>\r", // a carried CR
+    good,
+    "",
+    good,
+  ];
+  for (const [i, input] of inputs.entries()) {
+    const reused = describe(parseElements(input, shared));
+    // A fresh limits object has no pooled parser: the reference reading.
+    const fresh = describe(parseElements(input, { ...shared }));
+    assert.equal(reused, fresh, `input #${i} ${JSON.stringify(input.slice(0, 40))}`);
+  }
+  // The client-namespace mode has a pool of its own and reads the same.
+  for (let i = 0; i < 2; i++) {
+    assert.equal(describe(parseElements(good, shared, { acceptClientNamespace: true })), describe(parseElements(good, { ...shared })));
+  }
 });

@@ -36,6 +36,9 @@ export interface StreamParserOptions {
 
 type Sax = FastSaxesParser;
 
+/** saxes' S_TEXT (saxes 6.x): the state between markup. */
+const SAXES_TEXT_STATE = 13;
+
 /** Thrown out of a saxes handler to stop parsing the current chunk at once. */
 const ABORT = Symbol("abort");
 /** Text goes to saxes in slices of at most this many UTF-16 units, so the size limits bite inside a big chunk. */
@@ -132,6 +135,18 @@ export class StreamParser {
   reset(): void {
     if (this.writing) this.resetRequested = true;
     else this.init();
+  }
+
+  /**
+   * True when the parser stands between two stanzas with nothing held back: the stream open, no
+   * element open or pending, and saxes in its text state with no buffered text or carried
+   * character. Only then may more input be fed as if it were a fresh document after the header
+   * (parseElements reuses parsers this way). Reads saxes internals; if they are not there, false.
+   */
+  betweenStanzas(): boolean {
+    if (this.state !== "open" || this.level !== 1 || this.stack.length !== 0 || this.pending !== null || this.pendingEnd || this.resetRequested) return false;
+    const sax = this.sax as unknown as { state?: unknown; text?: unknown; carriedFromPrevious?: unknown; tags?: unknown[] };
+    return sax.state === SAXES_TEXT_STATE && sax.text === "" && sax.carriedFromPrevious === undefined && Array.isArray(sax.tags) && sax.tags.length === 1;
   }
 
   private init(): void {
