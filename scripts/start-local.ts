@@ -47,6 +47,16 @@ async function sampleConfig(): Promise<RawConfig> {
   return parse(readFileSync(file, "utf8")) as RawConfig;
 }
 
+/** .local/admin-tokens with one `admin:<random>` line, made once (mode 0600). */
+function adminTokensFile(): string {
+  const file = join(local, "admin-tokens");
+  if (!existsSync(file)) {
+    mkdirSync(local, { recursive: true });
+    writeFileSync(file, `admin:${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  }
+  return file;
+}
+
 async function main(): Promise<void> {
   const config: RawConfig = process.env.PASSERELLE_CONFIG
     ? (parse(readFileSync(process.env.PASSERELLE_CONFIG, "utf8")) as RawConfig)
@@ -55,7 +65,13 @@ async function main(): Promise<void> {
   const redisUrl = process.env.PASSERELLE_REDIS_URL ?? (await startRedis(scope, { name: "redis" })).url;
   console.log(`${"nats".padEnd(20)}${natsUrl}`);
   console.log(`${"redis".padEnd(20)}${redisUrl}`);
-  const gateway = await startGateway(scope, { config: { ...config, nats: { url: natsUrl }, redis: { url: redisUrl } } });
+  // The admin API (policy) and the `passerelle` CLI need a token: one is made the first time, kept
+  // in .local/admin-tokens (0600) and re-read by policy when it changes. Yours: PASSERELLE_ADMIN_TOKENS_FILE.
+  const tokensFile = process.env.PASSERELLE_ADMIN_TOKENS_FILE ?? adminTokensFile();
+  const gateway = await startGateway(scope, {
+    config: { ...config, nats: { url: natsUrl }, redis: { url: redisUrl } },
+    env: { PASSERELLE_ADMIN_TOKENS_FILE: tokensFile },
+  });
   const edge = config.edge?.listen;
   for (const s of gateway.services) {
     const extra =
@@ -66,7 +82,9 @@ async function main(): Promise<void> {
           : "";
     console.log(`${s.name.padEnd(20)}http ${s.httpUrl}${extra}  log ${s.process.logFile}`);
   }
-  console.log(`configuration   ${gateway.configFile}\nPassérelle is up. Ctrl-C stops everything it started.`);
+  console.log(`configuration   ${gateway.configFile}`);
+  console.log(`admin tokens    ${tokensFile}  (e.g. PASSERELLE_ADMIN_TOKEN=$(cut -d: -f2 ${tokensFile}) node --import tsx packages/cli/src/main.ts partner list)`);
+  console.log("Passérelle is up. Ctrl-C stops everything it started.");
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
