@@ -174,4 +174,34 @@ describe("Bus", () => {
     assert.deepEqual(got, Array.from({ length: 100 }, (_, n) => n), "all, in order");
     await Promise.all([a.drain(), sub.drain()]);
   });
+
+  it("coalesced writes and the request multiplexer survive a NATS restart", async () => {
+    const own = await startNats(scope, { jetstream: false, name: "nats-restart" });
+    const a = await connect({ servers: own.url, noAsyncTraces: true, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    const b = await connect({ servers: own.url, noAsyncTraces: true, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+    assert.equal(coalesceWrites(a), true);
+    assert.equal(coalesceWrites(b), true);
+    const busA = new Bus({ nats: a, log: createLogger("test", "silent"), metrics: new Registry() });
+    const busB = new Bus({ nats: b, log: createLogger("test", "silent"), metrics: new Registry() });
+    const sub = busB.reply<Ping, Ping>("t.restart", "q", ["n"], async (request) => ({ v: 1, n: request.n + 1 }));
+    await b.flush();
+    assert.equal((await busA.request<Ping, Ping>("t.restart", { v: 1, n: 1 }, ["n"], 2000)).n, 2);
+    await own.stop();
+    // A request while the server is gone fails (timeout), it does not hang.
+    await assert.rejects(busA.request<Ping, Ping>("t.restart", { v: 1, n: 2 }, ["n"], 300));
+    const again = await startNats(scope, { jetstream: false, name: "nats-restart", port: own.port });
+    let answered: number | undefined;
+    for (let i = 0; i < 50 && answered === undefined; i++) {
+      try {
+        answered = (await busA.request<Ping, Ping>("t.restart", { v: 1, n: 3 }, ["n"], 300)).n;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.equal(answered, 4);
+    await sub.drain();
+    await a.close();
+    await b.close();
+    await again.stop();
+  });
 });
