@@ -151,6 +151,8 @@ describe("Bus", () => {
   it("rejects the sampler settings it does not know", async () => {
     assert.throws(() => initTracing("bus-test", { OTEL_TRACES_SAMPLER: "sometimes" }, { spanProcessors: [new SimpleSpanProcessor(exporter)] }), /OTEL_TRACES_SAMPLER/);
     assert.throws(() => initTracing("bus-test", { OTEL_TRACES_SAMPLER_ARG: "2" }, { spanProcessors: [new SimpleSpanProcessor(exporter)] }), /OTEL_TRACES_SAMPLER_ARG/);
+    // Also without an exporter (tracing off).
+    assert.throws(() => initTracing("bus-test", { OTEL_TRACES_SAMPLER: "sometimes" }), /OTEL_TRACES_SAMPLER/);
   });
 
   it("coalesced writes: requests are answered, and what was published before close arrives", async () => {

@@ -74,6 +74,8 @@ export function samplerFromEnv(env: NodeJS.ProcessEnv = process.env): Sampler {
 
 export function initTracing(service: string, env: NodeJS.ProcessEnv = process.env, options: TracingOptions = {}): void {
   if (provider !== undefined) return;
+  // Checked even when nothing is exported: a wrong setting is found at start, not when an exporter is added.
+  const sampler = samplerFromEnv(env);
   const processors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   if (env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined) {
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
@@ -82,7 +84,7 @@ export function initTracing(service: string, env: NodeJS.ProcessEnv = process.en
   if (processors.length === 0) return;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": service, "service.namespace": "passerelle" }),
-    sampler: samplerFromEnv(env),
+    sampler,
     spanProcessors: processors,
   });
   provider.register({ propagator: new W3CTraceContextPropagator() });
