@@ -148,3 +148,39 @@ test("real sockets: a SUBSCRIBE reaches onPresence, is answered with its To-tag 
     await uacTransport.close();
   }
 });
+
+test("XEP-0085 §5.3: a chat state that maps to the isComposing state last sent is not sent again; text resets to idle", async () => {
+  const { ChatStateMemory } = await import("./domain/chat-state-memory.ts");
+  const sent: string[] = [];
+  const h = new DeliveryHandler({
+    ...base(async (r) => {
+      sent.push(r.body.toString("utf8"));
+      return { response: createResponse(r, 200), source: "network" };
+    }),
+    chatStates: new ChatStateMemory({ ttlMs: 60_000, maxEntries: 100 }),
+  });
+  const state = (name: string) => req(`<message type='chat' from='romeo@partner.example/orchard' to='juliet@contoso.com'><${name} xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+  assert.equal((await h.deliver(state("composing"))).outcome, "delivered");
+  assert.equal((await h.deliver(state("composing"))).outcome, "ignored", "composing again: not sent");
+  assert.equal((await h.deliver(state("paused"))).outcome, "delivered", "idle after active");
+  assert.equal((await h.deliver(state("inactive"))).outcome, "ignored", "inactive is idle too: not sent");
+  assert.equal((await h.deliver(state("gone"))).outcome, "ignored");
+  assert.equal((await h.deliver(state("composing"))).outcome, "delivered");
+  assert.equal((await h.deliver(req(CHAT))).outcome, "delivered", "a text message");
+  assert.equal((await h.deliver(state("paused"))).outcome, "ignored", "text implied idle (RFC 3994)");
+  assert.equal(sent.length, 4);
+  assert.match(sent[0] ?? "", /<state>active<\/state>/);
+  assert.match(sent[1] ?? "", /<state>idle<\/state>/);
+  assert.match(sent[2] ?? "", /<state>active<\/state>/);
+  assert.equal(sent[3], "hi");
+});
+
+test("a chat state the SIP side refused is not recorded: the next one is tried again", async () => {
+  const { ChatStateMemory } = await import("./domain/chat-state-memory.ts");
+  let status = 480;
+  const h = new DeliveryHandler({ ...base(async (r) => ({ response: createResponse(r, status), source: "network" })), chatStates: new ChatStateMemory({ ttlMs: 60_000, maxEntries: 100 }) });
+  const composing = req(`<message type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+  assert.equal((await h.deliver(composing)).outcome, "failed");
+  status = 200;
+  assert.equal((await h.deliver(composing)).outcome, "delivered");
+});

@@ -10,6 +10,8 @@ import type { StreamParserLimits } from "@passerelle/xmpp";
 import type { AddressMapper } from "./domain/address-mapping.ts";
 import { xmppError, xmppErrorForSipStatus } from "./domain/error-mapping.ts";
 import { buildSipMessage, xmppMessageToSip } from "./domain/message-mapping.ts";
+import { ISCOMPOSING_CONTENT_TYPE, chatStateOf, isComposingStateFor } from "./domain/chat-states.ts";
+import { conversationOf, type ChatStateMemory } from "./domain/chat-state-memory.ts";
 import { parseStanza, StanzaParseError } from "./adapters/stanza-parser.ts";
 import type { PresenceService } from "./presence.ts";
 
@@ -22,6 +24,8 @@ export interface DeliveryOptions {
   send: (request: SipRequest) => Promise<ClientTransactionResult>;
   /** Handles presence stanzas (RFC 8048); without it presence is ignored. */
   presence?: Pick<PresenceService, "fromXmpp">;
+  /** The last chat state sent per conversation (XEP-0085 §5.3: no repeats); without it, every one is sent. */
+  chatStates?: ChatStateMemory;
   /** Told of each outcome, for logs and metrics. */
   onOutcome?: (result: SipDeliveryResult, detail: { xmppId?: string; callId?: string; reason?: string }) => void;
 }
@@ -73,6 +77,14 @@ export class DeliveryHandler {
     if (mapped.outcome === "ignored") return report({ v: 1, id, outcome: "ignored" }, { reason: mapped.reason });
     if (mapped.outcome === "failed") return report({ v: 1, id, outcome: "failed", error: mapped.error }, { reason: mapped.reason });
 
+    // XEP-0085 §5.3: a standalone chat state that repeats the last one sent on this conversation is
+    // not sent again (paused, inactive and gone are all RFC 3994 "idle").
+    const conversation = conversationOf(request.from, request.to);
+    const chatState = mapped.draft.contentType === ISCOMPOSING_CONTENT_TYPE ? isComposingStateFor(chatStateOf(stanza) ?? "active") : undefined;
+    if (chatState !== undefined && this.options.chatStates?.isRepeat(conversation, chatState) === true) {
+      return report({ v: 1, id, outcome: "ignored" }, { reason: "repeated chat state (XEP-0085 §5.3)" });
+    }
+
     const sip = buildSipMessage(mapped.draft);
     const detail = { ...(mapped.draft.xmppId === undefined ? {} : { xmppId: mapped.draft.xmppId }), callId: mapped.draft.callId };
     // Leave room for the Via the transaction adds.
@@ -81,7 +93,11 @@ export class DeliveryHandler {
     }
     const answer = await this.options.send(sip);
     const { status, reason } = answer.response;
-    if (status >= 200 && status < 300) return report({ v: 1, id, outcome: "delivered", sipStatus: status, sipReason: reason }, detail);
+    if (status >= 200 && status < 300) {
+      // A text message implies "idle" on the SIP side (RFC 3994): the next idle need not be sent.
+      this.options.chatStates?.sent(conversation, chatState ?? "idle");
+      return report({ v: 1, id, outcome: "delivered", sipStatus: status, sipReason: reason }, detail);
+    }
     // RFC 7247 §8.2: a SIP failure (or the local 408 of Timer F, 503 of a transport error) becomes an XMPP error.
     return report(
       { v: 1, id, outcome: "failed", sipStatus: status, sipReason: reason, error: xmppErrorForSipStatus(status, reason) },

@@ -21,6 +21,8 @@ import { Counter, inRootSpan, SpanKind } from "@passerelle/telemetry";
 import { DeliveryMemory } from "./adapters/delivery-memory.ts";
 import { serveDeliveries } from "./adapters/nats-responder.ts";
 import { SipSide } from "./adapters/sip-side.ts";
+import { ChatStateMemory } from "./domain/chat-state-memory.ts";
+import { COMPOSING_REFRESH_SECONDS } from "./domain/chat-states.ts";
 import { DeliveryHandler } from "./delivery.ts";
 import { AddressMapper } from "./domain/address-mapping.ts";
 import { FifoLimiter } from "./domain/fifo-limiter.ts";
@@ -56,6 +58,8 @@ await runService({
     const establishmentMs = config.gateway.timeouts.streamEstablishment * 1000;
     const outbound = new OutboundMessaging({
       mapper,
+      // RFC 3994 refreshes of "active" arrive every refresh interval; XMPP has no refresh: a long memory.
+      chatStates: new ChatStateMemory({ ttlMs: 10 * 60_000, maxEntries: 10_000 }),
       localDomains: new Set(config.domains.map((d) => d.xmpp.toLowerCase())),
       authorize: (request) => ctx.bus.request<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, request, ["allowed"], 5000),
       // The edge answers within the stream establishment timeout; a little more for the bus.
@@ -137,6 +141,8 @@ await runService({
     const sipWindow = new FifoLimiter(Number(process.env.PASSERELLE_SIP_WINDOW ?? 64));
     const handler = new DeliveryHandler({
       mapper,
+      // Shorter than the refresh we announce (90 s): a repeated <composing/> after it refreshes the SIP side.
+      chatStates: new ChatStateMemory({ ttlMs: (COMPOSING_REFRESH_SECONDS - 30) * 1000, maxEntries: 10_000 }),
       gatewayHost,
       presence,
       stanzaLimits: {

@@ -133,3 +133,23 @@ test("the authorisations of one conversation are asked without waiting for each 
   assert.deepEqual((await answers).map((a) => a.status), [200, 200, 200]);
   assert.deepEqual(delivered.map((d) => /<body>(.*)<\/body>/.exec(d.xml)?.[1]), ["one", "two", "three"]);
 });
+
+test("XEP-0085 §5.3: RFC 3994 refreshes of active (and a second idle) are answered 200 and not sent again", async () => {
+  const { ChatStateMemory } = await import("./domain/chat-state-memory.ts");
+  const { delivered, messaging } = fixture({ chatStates: new ChatStateMemory({ ttlMs: 60_000, maxEntries: 100 }) });
+  const composing = (state: "active" | "idle") =>
+    message(`<?xml version="1.0" encoding="UTF-8"?><isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>${state}</state>${state === "active" ? "<refresh>90</refresh>" : ""}</isComposing>`, { contentType: "application/im-iscomposing+xml" });
+  for (const [request, status] of [
+    [composing("active"), 200],
+    [composing("active"), 200], // a refresh
+    [composing("idle"), 200],
+    [composing("idle"), 200],
+    [composing("active"), 200],
+    [message("hello"), 200],
+    [composing("idle"), 200], // text already ended composing
+  ] as const) {
+    assert.equal((await messaging.handle(request)).status, status);
+  }
+  const sent = delivered.map((d) => /<(composing|paused|body)\b/.exec(d.xml)?.[1]);
+  assert.deepEqual(sent, ["composing", "paused", "composing", "body"]);
+});

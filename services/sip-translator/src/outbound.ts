@@ -8,11 +8,13 @@
  */
 import type { OutboundAuthorizeReply, OutboundAuthorizeRequest, OutboundDeliverReply, OutboundStanza, StanzaErrorInfo } from "@passerelle/contracts";
 import { reasonPhrase, type SipRequest } from "@passerelle/sip";
-import { Jid, serialize } from "@passerelle/xmpp";
+import { Jid, serialize, type Element } from "@passerelle/xmpp";
 import type { AddressMapper } from "./domain/address-mapping.ts";
 import { sipStatusForXmppError } from "./domain/error-mapping.ts";
 import { KeyedChain } from "./domain/keyed-chain.ts";
 import { sipMessageToXmpp } from "./domain/message-mapping.ts";
+import { chatStateOf } from "./domain/chat-states.ts";
+import { conversationOf, type ChatStateMemory } from "./domain/chat-state-memory.ts";
 
 export interface OutboundOptions {
   mapper: AddressMapper;
@@ -25,6 +27,8 @@ export interface OutboundOptions {
   maxStanzaBytes: number;
   /** Most messages being handled at once; more are answered 503. */
   maxPending: number;
+  /** The last chat state sent per conversation (XEP-0085 §5.3: no repeats); without it, every one is sent. */
+  chatStates?: ChatStateMemory;
   onOutcome?: (outcome: OutboundAnswer, detail: { id?: string; from?: string; to?: string; condition?: string; reason?: string }) => void;
 }
 
@@ -73,6 +77,13 @@ export class OutboundMessaging {
     if (Buffer.byteLength(xml, "utf8") > this.o.maxStanzaBytes) return this.answer(413, { id, from, to }, "the message is larger than the stanza limit");
 
     const detail = { id, from, to };
+    // XEP-0085 §5.3: an RFC 3994 refresh of "active" (or a second "idle") would repeat the last
+    // standalone chat state sent on this conversation: answered 200, not sent again.
+    const conversation = conversationOf(from, to);
+    const chatState = standaloneChatState(stanza);
+    if (chatState !== undefined && this.o.chatStates?.isRepeat(conversation, chatState) === true) {
+      return this.answer(200, detail, "repeated chat state (XEP-0085 §5.3): not sent again");
+    }
     // The authorisations of one conversation are asked at once (pipelined over the bus); the
     // hand-overs to the edge take turns in arrival order (the chain), each after its own verdict;
     // the answer of the edge is awaited outside the chain so that messages queue at the edge.
@@ -98,7 +109,11 @@ export class OutboundMessaging {
       // No edge listener answered in time: to the sender, the remote server timed out.
       return this.refused({ type: "wait", condition: "remote-server-timeout", text: `no edge listener answered: ${(err as Error).message}` }, detail);
     }
-    if (reply.outcome === "sent") return this.answer(200, detail);
+    if (reply.outcome === "sent") {
+      // A text message ends composing (RFC 3994): the next idle (→ <paused/>) need not be sent.
+      this.o.chatStates?.sent(conversation, chatState ?? "paused");
+      return this.answer(200, detail);
+    }
     return this.refused(reply.error ?? { type: "cancel", condition: "undefined-condition" }, detail);
   }
 
@@ -112,4 +127,11 @@ export class OutboundMessaging {
     this.o.onOutcome?.(answer, reason === undefined ? detail : { ...detail, reason });
     return answer;
   }
+}
+
+/** The chat state of a message that carries nothing else (a standalone notification, XEP-0085 §5.6). */
+function standaloneChatState(stanza: Element): string | undefined {
+  const children = stanza.children.filter((c): c is Element => typeof c !== "string");
+  if (children.length !== 1 || children.some((c) => c.getName() === "body")) return undefined;
+  return chatStateOf(stanza);
 }
