@@ -521,6 +521,24 @@ describe("gated objects", () => {
       ]),
     );
 
+  test("traces: no exporter, no tracing variables; with an endpoint, the sampler and its ratio reach every service", () => {
+    const envOf = (objects: RenderedObject[]) =>
+      ofKind<{ spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }>(objects, "Deployment").map(
+        (d) => new Map((d.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value])),
+      );
+    for (const env of envOf(render())) {
+      assert.equal(env.has("OTEL_EXPORTER_OTLP_ENDPOINT"), false);
+      assert.equal(env.has("OTEL_TRACES_SAMPLER"), false);
+    }
+    const traced = envOf(render(["--set", "otel.endpoint=http://collector:4317", "--set", "otel.ratio=0.25"]));
+    assert.equal(traced.length, 5);
+    for (const env of traced) {
+      assert.equal(env.get("OTEL_EXPORTER_OTLP_ENDPOINT"), "http://collector:4317");
+      assert.equal(env.get("OTEL_TRACES_SAMPLER"), "parentbased_traceidratio");
+      assert.equal(env.get("OTEL_TRACES_SAMPLER_ARG"), "0.25");
+    }
+  });
+
   test("partners only seed the store: changing them rolls no pod, though the ConfigMap changes", () => {
     const before = sums(["-f", overridesFile]);
     const changed = [
