@@ -269,6 +269,18 @@ describe("StreamParser: reset", () => {
     );
   });
 
+  it("a restart after reset() reads the new stream header as a header, not as a second one", () => {
+    const log = harness();
+    log.onElement = (el, parser) => {
+      if (el.is("success", "urn:ietf:params:xml:ns:xmpp-sasl")) parser.reset();
+    };
+    log.parser.write(HEADER + "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    log.parser.write(HEADER + "<presence/>");
+    assert.deepEqual(log.errors, []);
+    assert.equal(log.headers.length, 2);
+    assert.equal(log.elements.length, 2);
+  });
+
   it("reset() between writes gives a fresh parser, even in the middle of a stanza", () => {
     const log = harness();
     log.parser.write(HEADER + "<message><body>half");
@@ -380,6 +392,61 @@ describe("StreamParser: hostile input", () => {
   it("refuses text other than whitespace between stanzas", () => {
     expectError(HEADER + "hello<message/>", "bad-format");
     expectError(HEADER + "<![CDATA[ ]]>", "bad-format");
+  });
+
+  it("refuses text between stanzas as soon as it arrives, without waiting for the next '<'", () => {
+    const log = harness();
+    log.parser.write(HEADER + "<presence/>");
+    log.parser.write("  \n");
+    assert.deepEqual(log.errors, [], "whitespace keepalives are fine");
+    log.parser.write("  not a stanza");
+    const err = onlyError(log);
+    assert.equal(err.condition, "bad-format");
+    assert.equal(err.text, "text between stanzas");
+    assert.equal(log.elements.length, 1);
+    // Right after the header, and text arriving one character at a time after whitespace.
+    expectError(HEADER + "x", "bad-format");
+    const slow = harness();
+    slow.parser.write(HEADER);
+    for (const c of " \t \r\n") slow.parser.write(c);
+    assert.deepEqual(slow.errors, []);
+    slow.parser.write("y");
+    assert.equal(onlyError(slow).condition, "bad-format");
+  });
+
+  it("keeps text inside a stanza split across chunks, and keepalives in many chunks, without an error", () => {
+    const log = harness();
+    log.parser.write(HEADER);
+    for (let i = 0; i < 50; i++) log.parser.write(" ");
+    log.parser.write("<message><body>hel");
+    log.parser.write("lo wor");
+    log.parser.write("ld</bo");
+    log.parser.write("dy></message>\n");
+    log.parser.write("<message>text directly in the stanza, ");
+    log.parser.write("then more</message>");
+    assert.deepEqual(log.errors, []);
+    assert.deepEqual(
+      log.elements.map((e) => e.el.getText() || e.el.getChildText("body")),
+      ["hello world", "text directly in the stanza, then more"],
+    );
+  });
+
+  it("refuses a second stream header inside the open stream with bad-format, at once", () => {
+    const log = harness();
+    log.parser.write(HEADER + "<presence/>");
+    log.parser.write(HEADER.replace("<?xml version='1.0'?>", ""));
+    const err = onlyError(log);
+    assert.equal(err.condition, "bad-format");
+    assert.equal(err.text, "stream header inside an open stream");
+    assert.equal(log.headers.length, 1);
+    assert.equal(log.elements.length, 1);
+    // Whatever the prefix: the name and the namespace make it a stream header.
+    expectError(HEADER + "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:server'>", "bad-format");
+    expectError(HEADER + "<stream xmlns='http://etherx.jabber.org/streams'>", "bad-format");
+    // Other elements of the streams namespace, and <stream/> in another namespace, are not headers.
+    const ok = feed(HEADER + "<stream:error><host-gone xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error><stream xmlns='urn:example'/>");
+    assert.deepEqual(ok.errors, []);
+    assert.equal(ok.elements.length, 2);
   });
 
   it("refuses a stanza one byte over the limit, with stanza-too-big; accepts one at the limit", () => {

@@ -89,6 +89,8 @@ export class StreamParser {
   private sliceAscii = true;
   private writing = false;
   private resetRequested = false;
+  /** Characters of saxes' pending text between stanzas already found to be whitespace. */
+  private looseChecked = 0;
 
   constructor(limits: StreamParserLimits, events: StreamParserEvents, options: StreamParserOptions = {}) {
     this.limits = limits;
@@ -161,6 +163,7 @@ export class StreamParser {
     this.regionBytes = 0;
     this.fed = 0;
     this.resetRequested = false;
+    this.looseChecked = 0;
   }
 
   private done(): boolean {
@@ -180,6 +183,10 @@ export class StreamParser {
       return false;
     }
     if (this.flush()) return false;
+    if (this.level === 1 && this.state === "open" && this.looseText()) {
+      this.fail("bad-format", "text between stanzas");
+      return false;
+    }
     this.regionBytes = this.bytesUpTo(this.fed);
     if (this.state === "header" && this.regionBytes > this.limits.maxHeaderBytes) {
       this.fail("policy-violation", "stream header too big");
@@ -190,6 +197,25 @@ export class StreamParser {
       return false;
     }
     return true;
+  }
+
+  /**
+   * RFC 6120 §4.6.1: only whitespace may stand between stanzas. saxes reports text at the next
+   * "<"; this looks at the text it holds at the end of a slice, so text nobody follows with a "<"
+   * is refused at once. Only the part not yet checked is scanned (keepalives add up to the stanza
+   * limit at most). Reads saxes internals; if they are not there, the text is refused at the "<".
+   */
+  private looseText(): boolean {
+    const sax = this.sax as unknown as { state?: unknown; text?: unknown };
+    if (sax.state !== SAXES_TEXT_STATE || typeof sax.text !== "string") return false;
+    const text = sax.text;
+    let i = text.length < this.looseChecked ? 0 : this.looseChecked;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return true;
+    }
+    this.looseChecked = text.length;
+    return false;
   }
 
   /** Bytes of the current region up to an absolute text position. */
@@ -290,6 +316,10 @@ export class StreamParser {
 
     sax.on("opentag", (tag) => {
       if (this.level === 1) this.openStream(tag, sax.position);
+      // RFC 6120 §4.9.3.1: a stream header inside an open stream is XML we cannot process (a
+      // restart after STARTTLS or SASL is a new parser or reset(), never a child of the root).
+      else if (this.level === 2 && tag.local === "stream" && tag.uri === NS.streams)
+        this.abort("bad-format", "stream header inside an open stream");
       else this.openElement(tag);
     });
 
@@ -385,6 +415,7 @@ export class StreamParser {
   }
 
   private text(text: string, position: number): void {
+    this.looseChecked = 0;
     if (this.pending !== null || this.pendingEnd) {
       if (this.flush()) throw ABORT;
     }

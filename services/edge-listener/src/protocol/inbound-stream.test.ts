@@ -433,3 +433,85 @@ describe("whitespace between stanzas and the idle parser release", () => {
     assert.match(h.output(), /<stream:error><bad-format /);
   });
 });
+
+describe("a stream header inside an open stream, and text between stanzas: refused at once", () => {
+  const SECOND_HEADER = HEADER("dialback.test").replace("<?xml version='1.0'?>", "");
+
+  function assertRefusedAtOnce(h: Harness, condition: string, reason: string, accepted: number) {
+    assertStreamErrorAfterAccepted(h, condition, accepted);
+    assert.match(h.output(), new RegExp(`<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>${reason}</text>`), h.output());
+    assert.match(h.output(), /<\/stream:stream>$/);
+    assert.deepEqual(h.refused, [{ condition, reason }]);
+  }
+
+  test("a second <stream:stream> after authentication (no restart was asked for) → bad-format", async () => {
+    const h = await dialbackSession();
+    await h.send(MSG("romeo@dialback.test"));
+    await h.send(SECOND_HEADER);
+    assertRefusedAtOnce(h, "bad-format", "stream header inside an open stream", 1);
+  });
+
+  test("a second <stream:stream> reaching a released parser (rebuilt from the header) → bad-format", async () => {
+    const h = await dialbackSession();
+    assert.equal(h.stream.releaseIdleParser(), true);
+    await h.send(`  ${SECOND_HEADER}`);
+    assertRefusedAtOnce(h, "bad-format", "stream header inside an open stream", 0);
+  });
+
+  test("a second <stream:stream> before authentication → bad-format", async () => {
+    const h = harness();
+    await h.send(HEADER("dialback.test"));
+    await h.send(SECOND_HEADER);
+    assertRefusedAtOnce(h, "bad-format", "stream header inside an open stream", 0);
+  });
+
+  test("legitimate restarts after STARTTLS and SASL read the new header as a header", async () => {
+    const h = harness();
+    await h.send(HEADER("secure.test"));
+    await h.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await h.send(HEADER("secure.test"));
+    await h.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+    await h.send(HEADER("secure.test"));
+    await h.send(MSG("romeo@secure.test"));
+    assert.deepEqual(h.refused, []);
+    assert.equal(h.closed, false);
+    assert.equal(h.accepted.length, 1);
+    assert.equal((h.output().match(/<stream:stream /g) ?? []).length, 3, "three stream headers answered");
+  });
+
+  test("text between stanzas with no '<' after it → bad-format, without waiting for one", async () => {
+    const h = await dialbackSession();
+    await h.send(MSG("romeo@dialback.test"));
+    await h.send("  ");
+    assert.equal(h.closed, false, "a keepalive is fine");
+    await h.send(" not a stanza");
+    assertRefusedAtOnce(h, "bad-format", "text between stanzas", 1);
+  });
+
+  test("text between stanzas reaching a released parser → bad-format", async () => {
+    const h = await dialbackSession();
+    assert.equal(h.stream.releaseIdleParser(), true);
+    await h.send("\nx");
+    assertRefusedAtOnce(h, "bad-format", "text between stanzas", 0);
+  });
+
+  test("text inside a stanza split across chunks, around keepalives and a parser release, is delivered", async () => {
+    const h = await dialbackSession();
+    await h.send(" ");
+    assert.equal(h.stream.releaseIdleParser(), true);
+    const msg = MSG("romeo@dialback.test", "juliet@gateway.test", "one two three four");
+    const cut = msg.indexOf("two");
+    await h.send(msg.slice(0, cut));
+    await h.send(msg.slice(cut, cut + 4));
+    await h.send(msg.slice(cut + 4));
+    await h.send("\n");
+    await h.send(`<message from='romeo@dialback.test' to='juliet@gateway.test'>bare `);
+    await h.send("text</message> ");
+    assert.deepEqual(h.refused, []);
+    assert.equal(h.closed, false);
+    assert.deepEqual(
+      h.accepted.map((a) => a.element.getChildText("body") ?? a.element.getText()),
+      ["one two three four", "bare text"],
+    );
+  });
+});
