@@ -21,18 +21,16 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   connectXmppClient,
-  createScope,
   sleep,
   spawnProcess,
   startSipUas,
-  sweepStaleNetns,
   type EjabberdServer,
   type Netns,
   type ProsodyServer,
   type Scope,
 } from "@passerelle/testkit";
 import { GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene } from "../e2e/lib/gateway-scenario.ts";
-import { formatBaseline, runBaseline, type BaselineResult } from "./lib/baseline.ts";
+import { reportCpu, runComparison, type OursResult } from "./lib/ours-vs-baseline.ts";
 import { snapshot, type Watched } from "./lib/process-cpu.ts";
 import { SippTraceReader, type ReceivedMessage } from "./lib/sipp-trace.ts";
 
@@ -79,13 +77,6 @@ async function waitForBodies(reader: SippTraceReader, prefix: string, wanted: nu
 }
 
 const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-
-interface OursResult {
-  readonly received: number;
-  readonly elapsedMs: number;
-  readonly throughput: number;
-  readonly cpu: readonly { readonly name: string; readonly pid: number; readonly seconds: number; readonly ours: boolean }[];
-}
 
 async function runOurs(scope: Scope): Promise<OursResult> {
   const profileDir = scope.dir("cpu-profiles");
@@ -137,13 +128,8 @@ async function runOurs(scope: Scope): Promise<OursResult> {
   out(`ours: ${messages} messages alice@prosody.test → gateway → Kamailio → sipp (juliet), s2s certificate (SASL EXTERNAL)`);
   out(`  sent in ${sentMs} ms, ${arrived.size} distinct MESSAGEs at the UAS (${allMessages - arrived.size} duplicates), last after ${elapsedMs.toFixed(0)} ms`);
   out(`  throughput: ${((arrived.size * 1000) / elapsedMs).toFixed(0)} messages/s`);
-  const cpu = watched.map((w) => ({ name: w.name, pid: w.pid, seconds: (after.get(w.name) ?? 0) - (before.get(w.name) ?? 0), ours: w.ours }));
   const n = arrived.size;
-  for (const c of cpu) {
-    out(`  ${c.ours ? "" : "(peer) "}${c.name.padEnd(24)} pid ${String(c.pid).padEnd(7)} ${c.seconds.toFixed(2).padStart(6)} s CPU = ${((c.seconds * 1000) / n).toFixed(3)} s per 1000 msgs (${((c.seconds * 1e6) / n).toFixed(1)} µs/msg)`);
-  }
-  const total = cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
-  out(`  gateway total (5 services + NATS + Redis): ${total.toFixed(2)} s = ${((total * 1e6) / n).toFixed(1)} µs per message`);
+  const cpu = reportCpu(out, watched, before, after, n);
 
   // 2. Latency at paced rates (the asked rate, then a low one for the unloaded figure).
   for (const [phase, count, perSecond] of [
@@ -195,30 +181,4 @@ async function pacedLatency(scope: Scope, netns: Netns, prosody: ProsodyServer |
   );
 }
 
-let baseline: BaselineResult | undefined;
-let ours: OursResult | undefined;
-sweepStaleNetns();
-{
-  const scope = createScope("bench-inbound");
-  try {
-    ours = await runOurs(scope);
-  } finally {
-    await scope.close();
-  }
-}
-if (!values["skip-baseline"]) {
-  const scope = createScope("bench-baseline");
-  try {
-    baseline = await runBaseline(scope, { messages, mode: "certificate", warmup });
-    out(formatBaseline(baseline).trimEnd());
-  } finally {
-    await scope.close();
-  }
-}
-if (baseline !== undefined) {
-  const ourTotal = ours.cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
-  out(`ours / baseline throughput: ${(ours.throughput / baseline.throughput).toFixed(3)} (${ours.throughput.toFixed(0)} vs ${baseline.throughput.toFixed(0)} msg/s)`);
-  out(
-    `CPU per message: ours ${((ourTotal * 1e6) / ours.received).toFixed(1)} µs (5 services + NATS + Redis) vs ejabberd ${((baseline.ejabberd.cpuSeconds * 1e6) / baseline.messages).toFixed(1)} µs, Prosody ${((baseline.prosody.cpuSeconds * 1e6) / baseline.messages).toFixed(1)} µs`,
-  );
-}
+await runComparison({ name: "bench-inbound", messages, warmup, skipBaseline: values["skip-baseline"], out, runOurs });

@@ -14,9 +14,9 @@
 //                                       [--rate 100000] [--warmup 200] [--skip-baseline]
 // A benchmark, not a test: it prints figures and asserts nothing on timing.
 import { parseArgs } from "node:util";
-import { connectXmppClient, createScope, sweepStaleNetns, type Scope } from "@passerelle/testkit";
+import { connectXmppClient, type Scope } from "@passerelle/testkit";
 import { GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene } from "../e2e/lib/gateway-scenario.ts";
-import { formatBaseline, runBaseline, type BaselineResult } from "./lib/baseline.ts";
+import { reportCpu, runComparison, type OursResult } from "./lib/ours-vs-baseline.ts";
 import { snapshot, type Watched } from "./lib/process-cpu.ts";
 import { startSipLoad } from "./lib/sip-load.ts";
 
@@ -45,13 +45,6 @@ const alice = { username: "alice", password: "alice-pw" };
 const out = (line = ""): void => {
   process.stdout.write(`${line}\n`);
 };
-
-interface OursResult {
-  readonly received: number;
-  readonly elapsedMs: number;
-  readonly throughput: number;
-  readonly cpu: readonly { readonly name: string; readonly pid: number; readonly seconds: number; readonly ours: boolean }[];
-}
 
 async function runOurs(scope: Scope): Promise<OursResult> {
   const scene = await startScene(
@@ -110,40 +103,9 @@ async function runOurs(scope: Scope): Promise<OursResult> {
   out(`ours: ${messages} MESSAGEs sipp (${senderCount} sender${senderCount === 1 ? "" : "s"}, ≤ ${concurrency} outstanding) → Kamailio → gateway → Prosody → alice's client, s2s certificate (SASL EXTERNAL)`);
   out(`  sipp exit code ${String(code)} (0: every MESSAGE answered 200), ${received} messages received, last after ${elapsedMs} ms`);
   out(`  throughput: ${((received * 1000) / elapsedMs).toFixed(0)} messages/s`);
-  const cpu = watched.map((w) => ({ name: w.name, pid: w.pid, seconds: (after.get(w.name) ?? 0) - (before.get(w.name) ?? 0), ours: w.ours }));
   const n = Math.max(1, received);
-  for (const c of cpu) {
-    out(`  ${c.ours ? "" : "(peer) "}${c.name.padEnd(24)} pid ${String(c.pid).padEnd(7)} ${c.seconds.toFixed(2).padStart(6)} s CPU = ${((c.seconds * 1000) / n).toFixed(3)} s per 1000 msgs (${((c.seconds * 1e6) / n).toFixed(1)} µs/msg)`);
-  }
-  const total = cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
-  out(`  gateway total (5 services + NATS + Redis): ${total.toFixed(2)} s = ${((total * 1e6) / n).toFixed(1)} µs per message`);
+  const cpu = reportCpu(out, watched, before, after, n);
   return { received, elapsedMs, throughput: (received * 1000) / elapsedMs, cpu };
 }
 
-let baseline: BaselineResult | undefined;
-let ours: OursResult | undefined;
-sweepStaleNetns();
-{
-  const scope = createScope("bench-outbound");
-  try {
-    ours = await runOurs(scope);
-  } finally {
-    await scope.close();
-  }
-}
-if (!values["skip-baseline"]) {
-  const scope = createScope("bench-baseline");
-  try {
-    baseline = await runBaseline(scope, { messages, mode: "certificate", warmup });
-    out(formatBaseline(baseline).trimEnd());
-  } finally {
-    await scope.close();
-  }
-}
-if (baseline !== undefined) {
-  const ourTotal = ours.cpu.filter((c) => c.ours).reduce((sum, c) => sum + c.seconds, 0);
-  out(`ours / baseline throughput: ${(ours.throughput / baseline.throughput).toFixed(3)} (${ours.throughput.toFixed(0)} vs ${baseline.throughput.toFixed(0)} msg/s)`);
-  out(
-    `CPU per message: ours ${((ourTotal * 1e6) / Math.max(1, ours.received)).toFixed(1)} µs (5 services + NATS + Redis) vs ejabberd ${((baseline.ejabberd.cpuSeconds * 1e6) / baseline.messages).toFixed(1)} µs, Prosody ${((baseline.prosody.cpuSeconds * 1e6) / baseline.messages).toFixed(1)} µs`,
-  );
-}
+await runComparison({ name: "bench-outbound", messages, warmup, skipBaseline: values["skip-baseline"], out, runOurs });
