@@ -41,9 +41,10 @@ await runService({
 
     await ensureInboundStream(ctx.nats);
     const publisher = new StanzaPublisher(ctx.nats, log, ctx.metrics);
-    const sessions = new SessionRegistry(ctx.redis, ctx.replicaId, log);
+    // Also counts the connection limits across every replica (partner entry and gateway-wide).
+    const sessions = new SessionRegistry(ctx.redis, ctx.replicaId, log, { metrics: ctx.metrics });
     sessions.start();
-    const perPartner = new Map<string, number>();
+    const gatewayLimit = config.gateway.limits.connectionLimit;
     let sequence = 0;
     const dialbackTimeoutMs = config.gateway.timeouts.streamEstablishment * 1000;
 
@@ -95,24 +96,23 @@ await runService({
           );
         },
       },
-      onAuthenticated: (_stream, info) => {
+      onAuthenticated: async (_stream, info) => {
         const partner = partners.current().find(info.domain);
-        const count = (perPartner.get(info.domain) ?? 0) + 1;
-        perPartner.set(info.domain, count);
         sessions.add(info.streamId, { domains: [info.domain], method: info.method, tls: info.tls });
         // The entry may have changed while the stream negotiated under the previous one.
         const changed = streamNoLongerAllowed(info.domain, partner, { method: info.method, tls: info.tls });
         if (changed !== undefined) return new StreamError("policy-violation", changed);
-        if (partner !== undefined && count > partner.connectionLimit) return new StreamError("resource-constraint", `too many connections from ${info.domain}`);
-        return undefined;
+        if (partner === undefined) return undefined;
+        // Lync's per-partner limit and the gateway's, counted across every edge replica.
+        const verdict = await sessions.acquire("inbound", info.domain, info.streamId, { partner: partner.connectionLimit, gateway: gatewayLimit });
+        if (verdict.admitted) return undefined;
+        log.info({ stream: info.streamId, partner: info.domain, limit: verdict.limit }, "inbound stream over a connection limit");
+        return new StreamError("resource-constraint", verdict.text);
       },
       onClosed: (_stream, info) => {
-        for (const d of info.domains) {
-          const n = (perPartner.get(d) ?? 1) - 1;
-          if (n <= 0) perPartner.delete(d);
-          else perPartner.set(d, n);
-        }
-        if (info.streamId !== undefined) sessions.remove(info.streamId);
+        if (info.streamId === undefined) return;
+        sessions.release("inbound", info.streamId);
+        sessions.remove(info.streamId);
       },
     });
     const outbound = new OutboundPool({
@@ -137,6 +137,12 @@ await runService({
       idleTimeoutMs: config.gateway.timeouts.streamInactivity * 1000,
       keepaliveIntervalMs: config.gateway.timeouts.keepaliveInterval * 1000,
       connectionLimit: config.gateway.limits.connectionLimit,
+      // Each new link counts against the partner's limit and the gateway's, across replicas.
+      admit: async (remoteDomain, linkId, partnerLimit) => {
+        const verdict = await sessions.acquire("outbound", remoteDomain, linkId, { partner: partnerLimit, gateway: gatewayLimit });
+        return verdict.admitted ? undefined : verdict.text;
+      },
+      released: (linkId) => sessions.release("outbound", linkId),
       maxQueued: 1000,
       log,
       metrics: ctx.metrics,

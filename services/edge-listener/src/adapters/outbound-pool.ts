@@ -28,8 +28,15 @@ export interface OutboundPoolOptions {
   establishmentTimeoutMs: number;
   idleTimeoutMs: number;
   keepaliveIntervalMs: number;
-  /** Gateway-wide limit on outbound links of this replica. */
+  /** Gateway-wide limit on outbound links of this replica (its own bound, checked first). */
   connectionLimit: number;
+  /**
+   * Asked before a new link is opened: counts it against the partner's connection limit (and the
+   * gateway's) across every replica. Returns why it may not be opened, or undefined. Each admitted
+   * link is given back with released() once it is closed or could not be set up.
+   */
+  admit?(remoteDomain: string, linkId: string, partnerLimit: number): Promise<string | undefined>;
+  released?(linkId: string): void;
   maxQueued: number;
   log: Logger;
   metrics: Registry;
@@ -73,6 +80,7 @@ export class OutboundPool {
   private readonly connects: Counter<"outcome" | "method">;
   private readonly open: Gauge;
   private readonly lookup: LookupFunction | undefined;
+  private attempts = 0;
 
   constructor(private readonly o: OutboundPoolOptions) {
     this.sent = new Counter({ name: "passerelle_edge_outbound_stanzas_total", help: "Outbound stanzas by outcome (sent, bounced, dropped, failed: reported to a waiting caller, expired: its caller stopped waiting)", labelNames: ["outcome"], registers: [o.metrics] });
@@ -183,6 +191,17 @@ export class OutboundPool {
       this.links.delete(link.key);
       return this.failQueue(link, { type: "cancel", condition: "remote-server-not-found", text: `${link.remoteDomain} is not a federated partner` });
     }
+    // The partner's connection limit across the gateway (RFC 6120 §4.9.3.18 resource-constraint):
+    // the link is not opened; its stanzas get a `wait` error, as when this replica's own limit is.
+    const linkId = `out/${link.key}/${++this.attempts}`;
+    const overLimit = this.o.admit === undefined ? undefined : await this.o.admit(link.remoteDomain, linkId, partner.connectionLimit);
+    if (overLimit !== undefined) {
+      this.connects.inc({ outcome: "limit", method: "none" });
+      this.o.log.info({ remote: link.remoteDomain, local: link.localDomain, reason: overLimit }, "outbound s2s stream not opened: connection limit");
+      if (this.links.get(link.key) === link) this.links.delete(link.key);
+      return this.failQueue(link, { type: "wait", condition: "resource-constraint", text: overLimit });
+    }
+    const released = (): void => this.o.released?.(linkId);
     let connection: S2SConnection;
     try {
       const targets = await this.o.resolve(link.remoteDomain);
@@ -204,6 +223,7 @@ export class OutboundPool {
       });
     } catch (err) {
       const e = err instanceof S2SError ? err : new S2SError("connect", (err as Error).message);
+      released();
       link.failures++;
       link.state = "backoff";
       link.retryAt = Date.now() + Math.min(1000 * 2 ** Math.min(link.failures, 6), 60_000);
@@ -219,6 +239,7 @@ export class OutboundPool {
       this.connects.inc({ outcome: "policy-changed", method: connection.authentication });
       this.o.log.info({ remote: link.remoteDomain, reason: changed }, "closing a new outbound stream: the partner entry changed while it was set up");
       connection.closeWithError("policy-violation", changed);
+      released();
       if (this.links.get(link.key) === link) this.links.delete(link.key);
       // Removed: not a partner any more. Changed: the next attempt connects under the new entry.
       return this.failQueue(link, current === undefined ? { type: "cancel", condition: "remote-server-not-found", text: changed } : { type: "wait", condition: "policy-violation", text: changed });
@@ -236,6 +257,7 @@ export class OutboundPool {
     connection.on("error", (err) => this.o.log.info({ remote: link.remoteDomain, kind: err.kind, err: err.message }, "outbound s2s stream error"));
     connection.on("close", () => {
       this.open.dec();
+      released();
       clearTimeout(link.idle);
       clearInterval(link.keepalive);
       if (this.links.get(link.key) === link) this.links.delete(link.key);

@@ -24,10 +24,11 @@ export interface ListenerOptions {
   /** Everything InboundStream needs except the transport and the per-connection pieces. */
   streamDeps: Omit<InboundStreamDeps, "transport" | "tlsAvailable" | "newStreamId" | "events">;
   /**
-   * Called on authentication; returns the stream error to close the stream with (the partner's
-   * connection limit reached, or its entry changed meanwhile), or undefined to keep it.
+   * Called on authentication; returns the stream error to close the stream with (a connection
+   * limit reached, or the partner's entry changed meanwhile), or undefined to keep it. While a
+   * returned promise is pending (limits counted across replicas), the stream's socket is not read.
    */
-  onAuthenticated(stream: InboundStream, info: { streamId: string; domain: string; method: "sasl-external" | "dialback"; tls: boolean }): StreamError | undefined;
+  onAuthenticated(stream: InboundStream, info: { streamId: string; domain: string; method: "sasl-external" | "dialback"; tls: boolean }): StreamError | undefined | Promise<StreamError | undefined>;
   onClosed(stream: InboundStream, info: { streamId: string | undefined; domains: string[] }): void;
   /** True while the stanza publisher cannot take more: reading pauses. */
   saturated(): boolean;
@@ -102,6 +103,8 @@ class Connection implements StreamTransport, InboundStreamEvents {
   private bucket: number;
   private bucketAt = Date.now();
   private paused = false;
+  /** Reading held while the connection limits are checked. */
+  private held = 0;
   private tlsPending: { resolve: (tls: PeerTls) => void; reject: (err: Error) => void } | undefined;
 
   constructor(
@@ -214,8 +217,23 @@ class Connection implements StreamTransport, InboundStreamEvents {
     }
   }
 
+  /** Stop reading until release() (the limit check of a just-authenticated domain). */
+  hold(): void {
+    this.held++;
+    this.socket.pause();
+  }
+
+  release(): void {
+    this.held--;
+    if (this.held === 0 && !this.paused) this.socket.resume();
+  }
+
   resumeWhenPossible(): void {
     if (!this.paused) return;
+    if (this.held > 0) {
+      this.paused = false;
+      return;
+    }
     if (this.listener.o.saturated()) {
       setTimeout(resumeLater, 5, this).unref();
       return;
@@ -315,9 +333,21 @@ export class S2SListener {
     connection.establishBy = 0;
     this.gauge.inc({ state: "authenticated" });
     this.gauge.dec({ state: "negotiating" });
-    const refusal = this.o.onAuthenticated(stream, info);
     this.o.log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls }, "inbound stream authenticated");
-    if (refusal !== undefined) stream.fail(refusal);
+    const refusal = this.o.onAuthenticated(stream, info);
+    if (refusal === undefined) return;
+    if (refusal instanceof StreamError) return stream.fail(refusal);
+    connection.hold();
+    refusal.then(
+      (error) => {
+        connection.release();
+        if (error !== undefined) stream.fail(error);
+      },
+      (err: unknown) => {
+        connection.release();
+        this.o.log.error({ err: (err as Error).message, stream: info.streamId }, "the connection limit check failed");
+      },
+    );
   }
 
   streamClosed(connection: Connection, info: { streamId: string | undefined; domains: string[] }): void {
