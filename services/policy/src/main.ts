@@ -116,6 +116,8 @@ await runService({
     const grpc = await startAdminGrpc({
       host: config.services.policy.grpc.host,
       port: Number(process.env.PASSERELLE_GRPC_PORT ?? config.services.policy.grpc.port),
+      // The admin TLS settings protect the gRPC API too (same certificate, same client CA).
+      ...(adminTls === undefined ? {} : { tls: { certFile: adminTls.certFile, keyFile: adminTls.keyFile, clientCaFile: adminTls.clientCaFile, requireClientCert: adminTls.requireClientCert } }),
       tokens,
       admin,
       log: ctx.log,

@@ -70,7 +70,11 @@ function readFiles(settings: AdminTlsSettings): TlsFiles {
  */
 export function certificateActor(socket: TLSSocket): string | undefined {
   if (!socket.authorized) return undefined;
-  const cert = socket.getPeerCertificate();
+  return actorOfCertificate(socket.getPeerCertificate());
+}
+
+/** The audit actor a verified certificate names: its subject CN (AdminError 403 when it cannot be one). Shared with the gRPC API. */
+export function actorOfCertificate(cert: { subject?: { CN?: unknown } }): string {
   const cn: unknown = cert.subject?.CN;
   if (typeof cn !== "string" || !ACTOR.test(cn)) {
     throw new AdminError(403, "bad-client-certificate", "the client certificate's subject CN must be one name of 1-64 letters, digits or . _ @ - (it becomes the audit actor)");

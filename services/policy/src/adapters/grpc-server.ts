@@ -2,7 +2,13 @@
  * The partner administration gRPC API (proto/passerelle/admin/v1/partners.proto), loaded at run
  * time with @grpc/proto-loader (no generated code). Same PartnerAdmin, store and audit log as the
  * REST routes; `authorization: Bearer <token>` metadata; AdminError mapped to gRPC status codes.
+ *
+ * With `tls` (the admin TLS settings, services.policy.adminTls) the listener is TLS with the same
+ * certificate, re-read from its files every minute (no restart); with `requireClientCert` a caller
+ * must present a certificate signed by clientCaFile and is the audit actor its subject CN names
+ * (a bearer token, when also sent, is not needed); without it, bearer tokens over TLS.
  */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -10,6 +16,7 @@ import type { PartnerConfig } from "@passerelle/config";
 import type { Logger } from "@passerelle/telemetry";
 import type { AdminToken, AdminTokenList } from "../environment.ts";
 import { AdminAuth } from "./admin-auth.ts";
+import { actorOfCertificate } from "./admin-tls.ts";
 import { AdminError, type PartnerAdmin } from "./partner-admin.ts";
 
 export const PROTO_FILE = fileURLToPath(new URL("../../../../proto/passerelle/admin/v1/partners.proto", import.meta.url));
@@ -75,9 +82,21 @@ function partnerMessage(p: PartnerConfig): Record<string, unknown> {
   return { ...p, proxyFqdn: p.proxyFqdn ?? "" };
 }
 
+export interface AdminGrpcTls {
+  certFile: string;
+  keyFile: string;
+  clientCaFile: string;
+  requireClientCert: boolean;
+}
+
+/** How often the TLS files are re-read. */
+const TLS_REFRESH_MS = 60_000;
+
 export interface AdminGrpcOptions {
   host: string;
   port: number;
+  /** TLS (and client certificates) as the admin TLS listener has them; plaintext without. */
+  tls?: AdminGrpcTls;
   tokens: readonly AdminToken[] | AdminTokenList;
   admin: PartnerAdmin;
   log: Logger;
@@ -99,8 +118,9 @@ export async function startAdminGrpc(o: AdminGrpcOptions): Promise<AdminGrpcServ
       void (async () => {
         let actor: string;
         try {
+          const fromCertificate = o.tls?.requireClientCert === true ? certificateActor(call) : undefined;
           const header = call.metadata.get("authorization")[0];
-          actor = auth.actorFor(typeof header === "string" ? header : undefined);
+          actor = fromCertificate ?? auth.actorFor(typeof header === "string" ? header : undefined);
         } catch (err) {
           const e = err as AdminError;
           o.log.info({ method: name, reason: e.message }, "admin gRPC call refused");
@@ -151,10 +171,11 @@ export async function startAdminGrpc(o: AdminGrpcOptions): Promise<AdminGrpcServ
     }),
   });
 
+  const credentials = await credentialsFor(o.tls);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err))),
+    server.bindAsync(`${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`, credentials, (err, bound) => (err === null ? resolve(bound) : reject(err))),
   );
-  o.log.info({ grpc: `${o.host}:${port}` }, "admin gRPC API listening");
+  o.log.info({ grpc: `${o.host}:${port}`, tls: o.tls === undefined ? "off" : o.tls.requireClientCert ? "client certificates" : "bearer tokens over TLS" }, "admin gRPC API listening");
   return {
     port,
     close: () =>
@@ -166,4 +187,51 @@ export async function startAdminGrpc(o: AdminGrpcOptions): Promise<AdminGrpcServ
         });
       }),
   };
+}
+
+async function credentialsFor(tls: AdminGrpcTls | undefined): Promise<grpc.ServerCredentials> {
+  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+  // Read before binding, so a missing or unreadable file stops the start with its name.
+  for (const [name, file] of [["certFile", tls.certFile], ["keyFile", tls.keyFile], ["clientCaFile", tls.clientCaFile]] as const) {
+    try {
+      readFileSync(file);
+    } catch (err) {
+      throw new Error(`services.policy.adminTls.${name}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  // grpc-js's file-watching providers re-read the files: a renewed certificate needs no restart.
+  const ca = new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: tls.clientCaFile, refreshIntervalMs: TLS_REFRESH_MS });
+  const identity = new grpc.experimental.FileWatcherCertificateProvider({ certificateFile: tls.certFile, privateKeyFile: tls.keyFile, refreshIntervalMs: TLS_REFRESH_MS });
+  // They read asynchronously: until both have, the listener would hand out no certificate. Wait (bounded).
+  await Promise.all([
+    firstUpdate((listener) => ca.addCaCertificateListener(listener), (listener) => ca.removeCaCertificateListener(listener), "clientCaFile"),
+    firstUpdate((listener) => identity.addIdentityCertificateListener(listener), (listener) => identity.removeIdentityCertificateListener(listener), "certFile/keyFile"),
+  ]);
+  // grpc-js 1.14 declares (caProvider, identityProvider, …) but hands its arguments to a constructor
+  // taking (identity, ca, …): the identity provider goes first. grpc-tls.test.ts fails if that changes.
+  return grpc.experimental.createCertificateProviderServerCredentials(identity, ca, tls.requireClientCert);
+}
+
+/** Resolves once a provider has delivered its first certificate update; rejects after 10 s or on an empty one. */
+function firstUpdate(add: (listener: (update: unknown) => void) => void, remove: (listener: (update: unknown) => void) => void, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      remove(listener);
+      reject(new Error(`services.policy.adminTls: ${what} not loaded within 10 s`));
+    }, 10_000);
+    const listener = (update: unknown) => {
+      clearTimeout(timer);
+      // Removed on the next turn: the provider is iterating its listeners now.
+      setImmediate(() => remove(listener));
+      if (update === null) reject(new Error(`services.policy.adminTls: ${what} could not be loaded`));
+      else resolve();
+    };
+    add(listener);
+  });
+}
+
+/** The actor a verified client certificate names (its subject CN), or undefined without one. */
+function certificateActor(call: { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: unknown } } } }): string | undefined {
+  const certificate = call.getAuthContext().sslPeerCertificate;
+  return certificate === undefined ? undefined : actorOfCertificate(certificate);
 }
