@@ -17,6 +17,7 @@ import { serialize, StreamError } from "@passerelle/xmpp";
 import { OutboundDeliveries } from "./adapters/outbound-deliveries.ts";
 import { OutboundPool } from "./adapters/outbound-pool.ts";
 import { S2SListener } from "./adapters/s2s-listener.ts";
+import type { InboundStream } from "./protocol/inbound-stream.ts";
 import { SessionRegistry } from "./adapters/session-registry.ts";
 import { StanzaPublisher } from "./adapters/stanza-publisher.ts";
 import { TlsContextStore } from "./adapters/tls-context.ts";
@@ -45,6 +46,9 @@ await runService({
     const sessions = new SessionRegistry(ctx.redis, ctx.replicaId, log, { metrics: ctx.metrics });
     sessions.start();
     const gatewayLimit = config.gateway.limits.connectionLimit;
+    // A stream's id changes when it restarts after SASL: it is counted under its id at the first
+    // authentication, and released under that id when the connection closes.
+    const countedAs = new Map<InboundStream, string>();
     let sequence = 0;
     const dialbackTimeoutMs = config.gateway.timeouts.streamEstablishment * 1000;
 
@@ -96,23 +100,27 @@ await runService({
           );
         },
       },
-      onAuthenticated: async (_stream, info) => {
+      onAuthenticated: async (stream, info) => {
         const partner = partners.current().find(info.domain);
-        sessions.add(info.streamId, { domains: [info.domain], method: info.method, tls: info.tls });
+        const key = countedAs.get(stream) ?? info.streamId;
+        countedAs.set(stream, key);
+        sessions.add(key, { domains: [info.domain], method: info.method, tls: info.tls });
         // The entry may have changed while the stream negotiated under the previous one.
         const changed = streamNoLongerAllowed(info.domain, partner, { method: info.method, tls: info.tls });
         if (changed !== undefined) return new StreamError("policy-violation", changed);
         if (partner === undefined) return undefined;
         // Lync's per-partner limit and the gateway's, counted across every edge replica.
-        const verdict = await sessions.acquire("inbound", info.domain, info.streamId, { partner: partner.connectionLimit, gateway: gatewayLimit });
+        const verdict = await sessions.acquire("inbound", info.domain, key, { partner: partner.connectionLimit, gateway: gatewayLimit });
         if (verdict.admitted) return undefined;
         log.info({ stream: info.streamId, partner: info.domain, limit: verdict.limit }, "inbound stream over a connection limit");
         return new StreamError("resource-constraint", verdict.text);
       },
-      onClosed: (_stream, info) => {
-        if (info.streamId === undefined) return;
-        sessions.release("inbound", info.streamId);
-        sessions.remove(info.streamId);
+      onClosed: (stream) => {
+        const key = countedAs.get(stream);
+        if (key === undefined) return;
+        countedAs.delete(stream);
+        sessions.release("inbound", key);
+        sessions.remove(key);
       },
     });
     const outbound = new OutboundPool({
