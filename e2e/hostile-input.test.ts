@@ -3,9 +3,10 @@
 // partner.test first (STARTTLS + SASL EXTERNAL, packages/s2s), then a hostile connection that must
 // be answered with exactly the right stream error (RFC 6120 §4.9.3) and closed; afterwards the
 // well-behaved stream still delivers a message, which must land in JetStream (PASSERELLE_INBOUND).
-// 36 cases (MISSION.md's bar asks for 27: malformed XML, DTD, entities, comments, PIs, bad
+// 38 cases (MISSION.md's bar asks for 27: malformed XML, DTD, entities, comments, PIs, bad
 // namespaces, pre-auth stanzas, oversize, deep nesting, dialback forgery, unsolicited verify,
-// spoofed from, STARTTLS skipped, and more). A second suite checks the idle timeouts.
+// spoofed from, STARTTLS skipped, a second stream header inside an open stream, text between
+// stanzas with no '<' after it, and more). A second suite checks the idle timeouts.
 //
 //   partner.test   federated, TLS required, SASL optional, dialback  (the well-behaved partner)
 //   plain.test     federated, no TLS, no SASL, dialback — and no real server: dial-backs fail
@@ -347,8 +348,21 @@ describe("hostile input at the edge: every attack gets its stream error, the edg
   hostile("text between stanzas", { condition: "bad-format", text: /text between stanzas/ }, async (c) => {
     c.send(plainHeader);
     await features(c);
-    // The parser sees text at the next "<" (until then it only counts against the byte limits).
     c.send(`not a stanza, just text<presence from='romeo@${PLAIN}' to='juliet@${GATEWAY}'/>`);
+  });
+
+  hostile("text between stanzas with no markup after it, after authentication", { condition: "bad-format", text: /text between stanzas/ }, async (c) => {
+    await authenticated(c);
+    c.send(chat(`romeo@${PARTNER}`, "a real stanza first"));
+    c.send(" ");
+    // Refused when it arrives: no later "<" and no timeout needed (the inactivity timeout is 600 s).
+    c.send("not a stanza, and nothing after it");
+  });
+
+  hostile("a second stream header inside the authenticated stream (no restart was asked for)", { condition: "bad-format", text: /stream header inside an open stream/ }, async (c) => {
+    await authenticated(c);
+    // Without the XML declaration: only the start tag, which the parser would otherwise hold as an unfinished element.
+    c.send(partnerHeader.replace("<?xml version='1.0'?>", ""));
   });
 
   hostile("an unbound namespace prefix", { condition: "bad-namespace-prefix" }, async (c) => {
