@@ -66,3 +66,12 @@ test("a reused parser reads every input exactly as a fresh one, whatever came be
     assert.equal(describe(parseElements(good, shared, { acceptClientNamespace: true })), describe(parseElements(good, { ...shared })));
   }
 });
+
+test("text after the last element is refused like text between stanzas; trailing whitespace is not", () => {
+  const junk = parseElements("<message xmlns='jabber:server'/>junk", limits);
+  assert.equal(!junk.ok && junk.error.condition, "bad-format");
+  assert.equal(!junk.ok && junk.error.text, "text between stanzas");
+  const spaced = parseElements("<message xmlns='jabber:server'/> \r\n\t", limits);
+  assert.ok(spaced.ok);
+  assert.equal(spaced.elements.length, 1);
+});
