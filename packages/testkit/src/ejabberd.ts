@@ -29,6 +29,12 @@ export interface EjabberdOptions {
   readonly name?: string;
   /** Bound for the start (beam boot + mnesia). Default 60 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * Soft descriptor limit for the VM: ejabberdctl starts `erl` through `su ejabberd`, which resets
+   * the soft limit to 1024, so ejabberdctl.cfg points ERL at a wrapper that raises it (at most
+   * the hard limit) and execs /usr/bin/erl.
+   */
+  readonly openFilesLimit?: number;
 }
 
 export interface EjabberdServer {
@@ -141,10 +147,16 @@ export async function startEjabberd(scope: Scope, options: EjabberdOptions): Pro
       `CONTRIB_MODULES_CONF_DIR=${join(configDir, "modules.d")}`,
       'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"',
       "EJABBERD_BYPASS_WARNINGS=true",
+      ...(options.openFilesLimit === undefined ? [] : [`ERL=${join(configDir, "erl-with-limit")}`]),
       "",
     ].join("\n"),
   );
   scope.dir(name, "etc", "modules.d");
+  if (options.openFilesLimit !== undefined) {
+    const wrapper = join(configDir, "erl-with-limit");
+    writeFileSync(wrapper, `#!/bin/sh\nulimit -n ${Math.floor(options.openFilesLimit)}\nexec /usr/bin/erl "$@"\n`);
+    chmodSync(wrapper, 0o755);
+  }
   const ids = await ejabberdIds();
   // The ejabberd user must reach its files: traverse the parents, own the work dir.
   for (const parent of [scope.workDir, join(scope.workDir, "..")]) chmodSync(parent, 0o755);
