@@ -10,14 +10,19 @@
 //
 //   node --experimental-websocket --import tsx bench/idle-connections.ts [--connections 10000]
 //        [--concurrency 200] [--settle-seconds 15] [--heap-snapshot FILE (writes FILE.before, FILE.after)]
+//        [--skip-peers] [--peer-connections 2000] [--peer-concurrency 50]
 //
-// The client is deliberately lean (regular expressions over the server's bytes, no XML parser):
-// it has to hold N TLS sockets itself. Connections come from several loopback source addresses
-// (127.0.0.10–127.0.0.25) so ephemeral ports never run out. File descriptor limits of both
-// processes are raised with prlimit. A benchmark, not a test: it prints figures, asserts nothing.
+// Then, in the same run (unless --skip-peers), the same connections against a real Prosody 0.12
+// and a real ejabberd 23.01 (bench/lib/idle-peers.ts): both in certificate mode in a testkit
+// namespace, the client as a child process inside it; the figure is the growth of the Prosody
+// process's and of ejabberd's beam.smp VmRSS divided by the connections held.
+//
+// The client (bench/lib/idle-s2s-client.ts) is deliberately lean (regular expressions over the
+// server's bytes, no XML parser): it has to hold N TLS sockets itself. Connections come from several
+// loopback source addresses (127.0.0.10–127.0.0.25) so ephemeral ports never run out. File
+// descriptor limits of both processes are raised with prlimit (the peers inherit ours; ejabberd's VM
+// through EjabberdOptions.openFilesLimit). A benchmark, not a test: it prints figures, asserts nothing.
 import { readFileSync } from "node:fs";
-import { connect as netConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 import { cpus, totalmem } from "node:os";
 import { execFileSync } from "node:child_process";
@@ -25,6 +30,8 @@ import type { RawConfig } from "@passerelle/config";
 import { createScope, createTestCa, freePort, sleep, startNats, startRedis } from "@passerelle/testkit";
 import { startGateway } from "../packages/launcher/src/index.ts";
 import { InspectorClient, type MemoryUsage } from "./lib/inspector.ts";
+import { measurePeers } from "./lib/idle-peers.ts";
+import { openMany, type ClientIdentity, type IdleTarget } from "./lib/idle-s2s-client.ts";
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +40,12 @@ const { values } = parseArgs({
     // Longer than the edge's parser release delay (10 s after the last bytes of a stream).
     "settle-seconds": { type: "string", default: "15" },
     "heap-snapshot": { type: "string" },
+    // Prosody 0.12 and ejabberd 23.01 measured the same way in the same run (bench/lib/idle-peers.ts).
+    "skip-peers": { type: "boolean", default: false },
+    "peer-connections": { type: "string", default: "2000" },
+    // Handshakes in flight against each peer (at 200, ejabberd left some connections without a
+    // stream header for 30 s on 2 shared cores).
+    "peer-concurrency": { type: "string", default: "50" },
   },
 });
 const positive = (name: string, raw: string | undefined): number => {
@@ -43,14 +56,18 @@ const positive = (name: string, raw: string | undefined): number => {
 const N = positive("connections", values.connections);
 const CONCURRENCY = positive("concurrency", values.concurrency);
 const SETTLE_MS = positive("settle-seconds", values["settle-seconds"]) * 1000;
+const PEER_N = positive("peer-connections", values["peer-connections"]);
+const PEER_CONCURRENCY = positive("peer-concurrency", values["peer-concurrency"]);
 if (N > 10_000) throw new Error("--connections is at most 10000 (a partner's connection limit)");
 
 const HOST = "127.0.0.1";
 const GATEWAY = "gateway.test";
 const PARTNER = "bench.test";
+const WARMUP = "warmup.bench.test";
+// The client domain(s) for the peers: `{i}` is the connection's index.
+const PEER_FROM = "bench.test";
+const PEER_FROM_CERT = "bench.test";
 const SOURCES = Array.from({ length: 16 }, (_, i) => `127.0.0.${10 + i}`);
-const HEADER = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${PARTNER}' to='${GATEWAY}' version='1.0'>`;
-const FEATURES_END = /<\/stream:features>|<stream:features\s*\/>/;
 const out = (line = ""): void => {
   process.stdout.write(`${line}\n`);
 };
@@ -71,92 +88,6 @@ function raiseFdLimit(pid: number): number {
   return hard;
 }
 
-interface Identity {
-  cert: Buffer;
-  key: Buffer;
-  ca: Buffer;
-}
-
-/** Waits until `pattern` shows up in what the socket sends (bounded), then returns. */
-function expect(socket: Socket, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}; received: ${seen.slice(-300)}`)), timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString("utf8");
-      if (/<stream:error/.test(seen)) finish(new Error(`stream error while waiting for ${what}: ${seen.slice(-300)}`));
-      else if (pattern.test(seen)) finish();
-    };
-    const onClose = (): void => finish(new Error(`closed while waiting for ${what}; received: ${seen.slice(-300)}`));
-    function finish(err?: Error): void {
-      clearTimeout(timer);
-      socket.off("data", onData);
-      socket.off("close", onClose);
-      if (err === undefined) resolve();
-      else reject(err);
-    }
-    socket.on("data", onData);
-    socket.once("close", onClose);
-  });
-}
-
-/** One authenticated, idle connection (STARTTLS + SASL EXTERNAL); resolves to the TLS socket. */
-async function openOne(port: number, source: string, identity: Identity): Promise<TLSSocket> {
-  const raw = netConnect({ host: HOST, port, localAddress: source });
-  raw.on("error", () => undefined);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      raw.once("connect", () => resolve());
-      raw.once("error", reject);
-    });
-    const features = expect(raw, FEATURES_END, "features");
-    raw.write(HEADER);
-    await features;
-    const proceed = expect(raw, /<proceed/, "<proceed/>");
-    raw.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    await proceed;
-    const secure = tlsConnect({ socket: raw, servername: GATEWAY, cert: identity.cert, key: identity.key, ca: identity.ca, checkServerIdentity: () => undefined });
-    secure.on("error", () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      secure.once("secureConnect", () => resolve());
-      secure.once("error", reject);
-    });
-    const tlsFeatures = expect(secure, FEATURES_END, "features after TLS");
-    secure.write(HEADER);
-    await tlsFeatures;
-    const success = expect(secure, /<success/, "SASL success");
-    secure.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
-    await success;
-    const finalFeatures = expect(secure, FEATURES_END, "features after SASL");
-    secure.write(HEADER);
-    await finalFeatures;
-    return secure;
-  } catch (err) {
-    raw.destroy();
-    throw err;
-  }
-}
-
-/** Opens `count` connections, `concurrency` at a time; returns the open sockets and the failures. */
-async function openMany(count: number, port: number, identity: Identity): Promise<{ sockets: TLSSocket[]; failures: string[] }> {
-  const sockets: TLSSocket[] = [];
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      try {
-        sockets.push(await openOne(port, SOURCES[i % SOURCES.length] ?? HOST, identity));
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-      if (sockets.length > 0 && sockets.length % 1000 === 0 && sockets.length + failures.length === i + 1) process.stdout.write(`  … ${sockets.length} open\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, worker));
-  return { sockets, failures };
-}
-
 async function authenticatedAtEdge(metricsUrl: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   const m = /^passerelle_edge_inbound_connections\{[^}]*state="authenticated"[^}]*\} (\S+)$/m.exec(text);
@@ -171,7 +102,8 @@ async function main(): Promise<void> {
     const ca = await createTestCa(scope.dir("pki"));
     const gatewayCert = await ca.issue({ domains: [GATEWAY], srvId: true });
     const partnerCert = await ca.issue({ domains: [PARTNER], srvId: true });
-    const identity: Identity = { cert: readFileSync(partnerCert.certFile), key: readFileSync(partnerCert.keyFile), ca: readFileSync(ca.certFile) };
+    const warmupCert = await ca.issue({ domains: [WARMUP], srvId: true });
+    const identity: ClientIdentity = { cert: readFileSync(partnerCert.certFile), key: readFileSync(partnerCert.keyFile), ca: readFileSync(ca.certFile) };
     const [nats, redis] = await Promise.all([startNats(scope, { host: HOST }), startRedis(scope, { host: HOST })]);
     const edgePort = await freePort(HOST);
     const inspectPort = await freePort(HOST);
@@ -191,7 +123,10 @@ async function main(): Promise<void> {
       redis: { url: redis.url },
       dns: { server: `${HOST}:${deadPort}` },
       sip: { proxy: { host: HOST, port: await freePort(HOST) }, listen: { host: HOST, port: await freePort(HOST) } },
-      partners: [{ domain: PARTNER, type: "federated", tls: "required", sasl: "required", dialback: false, connectionLimit: 10_000 }],
+      partners: [
+        { domain: PARTNER, type: "federated", tls: "required", sasl: "required", dialback: false, connectionLimit: 10_000 },
+        { domain: WARMUP, type: "federated", tls: "required", sasl: "required", dialback: false, connectionLimit: 1_000 },
+      ],
       services: {
         edgeListener: await http(),
         dialbackAuthority: await http(),
@@ -215,10 +150,17 @@ async function main(): Promise<void> {
     if (inspector === undefined) out("(no WebSocket global: run with --experimental-websocket for V8 heap figures after a forced GC)");
 
     // Warm-up: code paths loaded, TLS context built, pools grown; then closed again.
-    const warm = await openMany(Math.min(200, N), edgePort, identity);
+    const edgeTarget: IdleTarget = { host: HOST, port: edgePort, to: GATEWAY, from: () => PARTNER, sources: SOURCES, identity };
+    const warmIdentity: ClientIdentity = { cert: readFileSync(warmupCert.certFile), key: readFileSync(warmupCert.keyFile), ca: identity.ca };
+    const warm = await openMany({ ...edgeTarget, from: () => WARMUP, identity: warmIdentity }, Math.min(200, N), CONCURRENCY);
     if (warm.failures.length > 0) throw new Error(`warm-up failed: ${warm.failures[0]}`);
     for (const s of warm.sockets) s.destroy();
     await sleep(3000);
+    // The partner's limit (10,000) is counted across replicas in Redis; the warm-up comes from its
+    // own partner domain so that its slots, if still counted, do not take the N's room.
+    const slotKey = `passerelle:edge:limit:inbound:partner:${WARMUP}`;
+    const leftover = Number(execFileSync("redis-cli", ["-u", redis.url, "ZCARD", slotKey]).toString().trim());
+    if (leftover > 0) out(`(3 s after the warm-up's connections closed, ${leftover} of its partner slots are still counted in Redis)`);
 
     const measure = async (): Promise<{ rss: number; mem: MemoryUsage | undefined }> => {
       const mem = inspector === undefined ? undefined : await inspector.memoryAfterGc();
@@ -233,7 +175,7 @@ async function main(): Promise<void> {
     }
     const started = Date.now();
     const cpuBefore = process.cpuUsage();
-    const { sockets, failures } = await openMany(N, edgePort, identity);
+    const { sockets, failures } = await openMany(edgeTarget, N, CONCURRENCY, out);
     const openSeconds = (Date.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     let dropped = 0;
@@ -264,6 +206,26 @@ async function main(): Promise<void> {
 
     for (const s of sockets) s.destroy();
     inspector?.close();
+    await gateway.stop();
+
+    if (values["skip-peers"] !== true) {
+      out();
+      out(`## the same connections against the real peers (${PEER_N} each, ${PEER_CONCURRENCY} handshakes in flight, client in their namespace)`);
+      const peerCert = await ca.issue({ domains: [PEER_FROM_CERT], srvId: false, name: "idle-peer-client" });
+      const figures = await measurePeers(scope, ca, {
+        connections: PEER_N,
+        concurrency: PEER_CONCURRENCY,
+        settleMs: SETTLE_MS,
+        fromTemplate: PEER_FROM,
+        clientCert: peerCert,
+        log: out,
+      });
+      for (const f of figures) {
+        out(`${f.server}: opened ${f.opened}/${f.requested} in ${f.seconds.toFixed(1)} s, ${f.failed} failed${f.firstFailures.length === 0 ? "" : ` (${f.firstFailures.join(" | ")})`}; still open after ${SETTLE_MS / 1000} s: ${f.stillOpen}`);
+        out(`${f.server} VmRSS: ${mib(f.rssBefore)} → ${mib(f.rssAfter)} = ${kib(f.perConnection)} per connection`);
+      }
+      out(`ours (above): ${kib(delta / Math.max(open, 1))} per connection at ${open}`);
+    }
   } finally {
     await scope.close();
   }
