@@ -80,6 +80,21 @@ describe("SessionRegistry", () => {
       assert.equal(await redis.exists("passerelle:edge:limit:inbound:partner:p1.test", "passerelle:edge:limit:outbound:partner:p1.test"), 0);
     });
 
+    it("a refresh while a check is in flight does not count the stream: a refused one leaves nothing behind", async () => {
+      const a = new SessionRegistry(redis, "edge-a", quiet);
+      assert.equal((await a.acquire("inbound", "r1.test", "s1", limits)).admitted, true);
+      assert.equal((await a.acquire("inbound", "r1.test", "s2", limits)).admitted, true);
+      // The third check is still on its way to Redis when the periodic refresh runs.
+      const checking = a.acquire("inbound", "r1.test", "s3", limits);
+      await a.refresh();
+      const refused = await checking;
+      assert.equal(refused.admitted, false);
+      assert.deepEqual((await members("passerelle:edge:limit:inbound:partner:r1.test")).sort(), ["edge-a|s1", "edge-a|s2"]);
+      await a.refresh();
+      assert.deepEqual((await members("passerelle:edge:limit:inbound:partner:r1.test")).sort(), ["edge-a|s1", "edge-a|s2"]);
+      await a.stop();
+    });
+
     it("the gateway limit counts every partner's streams across replicas, a stream once whatever its domains", async () => {
       const a = new SessionRegistry(redis, "edge-a", quiet);
       const b = new SessionRegistry(redis, "edge-b", quiet);

@@ -48,6 +48,8 @@ interface Slot {
   direction: Direction;
   domain: string;
   id: string;
+  /** Admitted: refresh() may re-add it. Until the verdict, a refresh must not count it (a refused one would linger). */
+  admitted?: boolean;
 }
 
 /** What is kept per stream (the Redis hash is built from it at each refresh: streams are many). */
@@ -114,6 +116,7 @@ export class SessionRegistry {
       outcome = this.localOutcome(slot, limits);
     }
     if (outcome === 0) {
+      slot.admitted = true;
       // Released while Redis answered: take it back out.
       if (this.slots.get(slotKey) !== slot) this.forget(slot);
       return { admitted: true };
@@ -198,6 +201,7 @@ export class SessionRegistry {
     const expiry = Date.now() + this.ttlSeconds * 1000;
     const keys = new Set<string>();
     for (const slot of this.slots.values()) {
+      if (slot.admitted !== true) continue;
       const member = `${this.replicaId}|${slot.id}`;
       const partnerKey = this.partnerKey(slot.direction, slot.domain);
       multi.zadd(partnerKey, expiry, member).zadd(this.gatewayKey(slot.direction), expiry, member);
