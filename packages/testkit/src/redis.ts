@@ -59,3 +59,25 @@ export async function startRedis(scope: Scope, options: RedisOptions = {}): Prom
     };
   }
 }
+
+/** The names of the commands a Redis client sent, for tests that count round trips. */
+export interface RedisCommandLog {
+  readonly names: readonly string[];
+  count(...names: string[]): number;
+  clear(): void;
+}
+
+/** Wraps a client's sendCommand (ioredis) to record each command's name; the commands still go out. */
+export function recordRedisCommands(client: { sendCommand(command: { name: string }, stream?: unknown): unknown }): RedisCommandLog {
+  const names: string[] = [];
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command: { name: string }, stream?: unknown) => {
+    names.push(command.name);
+    return send(command, stream);
+  };
+  return {
+    names,
+    count: (...wanted: string[]) => names.filter((n) => wanted.includes(n)).length,
+    clear: () => void names.splice(0),
+  };
+}

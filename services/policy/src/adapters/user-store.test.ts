@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { createScope, startRedis, type RedisServer } from "@passerelle/testkit";
+import { createScope, recordRedisCommands, startRedis, type RedisCommandLog, type RedisServer } from "@passerelle/testkit";
 import type { ConfigChanged } from "@passerelle/contracts";
 import type { Bus } from "@passerelle/runtime";
 import { UserStore } from "./user-store.ts";
@@ -12,17 +12,13 @@ import { UserStore } from "./user-store.ts";
 const scope = createScope("policy-user-store");
 let server: RedisServer;
 let redis: Redis;
-let commands: string[] = [];
+let commands: RedisCommandLog;
 
 before(async () => {
   server = await startRedis(scope);
   redis = new Redis(server.url, { maxRetriesPerRequest: 2 });
-  // Count the commands the store sends (what the cache is there to save).
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command: { name: string }, stream?: unknown) => {
-    commands.push(command.name);
-    return send(command as never, stream as never);
-  }) as typeof redis.sendCommand;
+  // Count the commands sent (what the cache and the batching are there to save).
+  commands = recordRedisCommands(redis);
 });
 after(async () => {
   await redis?.quit();
@@ -30,7 +26,7 @@ after(async () => {
 });
 beforeEach(async () => {
   await redis.flushall();
-  commands = [];
+  commands.clear();
 });
 
 /** A bus that hands config.changed to the store's handler when the test says. */
@@ -65,7 +61,7 @@ function fakeBus() {
   };
 }
 
-const reads = () => commands.filter((c) => c === "get" || c === "sismember").length;
+const reads = () => commands.count("get", "sismember");
 
 describe("UserStore cache", () => {
   it("reads a user's facts once, then from memory", async () => {
@@ -137,7 +133,7 @@ describe("UserStore cache", () => {
     assert.equal((await store.factsFor("juliet@gw.test", "romeo@p.test")).allowed, false);
     assert.equal(await store.allow("juliet@gw.test", "romeo@p.test"), true);
     assert.equal(await store.allow("juliet@gw.test", "romeo@p.test"), false);
-    assert.equal(commands.filter((c) => c === "sadd").length, 1);
+    assert.equal(commands.count("sadd"), 1);
     assert.equal((await store.factsFor("juliet@gw.test", "romeo@p.test")).allowed, true);
     assert.equal(await redis.sismember("passerelle:policy:allow:juliet@gw.test", "romeo@p.test"), 1);
   });
