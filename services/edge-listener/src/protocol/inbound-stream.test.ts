@@ -515,3 +515,90 @@ describe("a stream header inside an open stream, and text between stanzas: refus
     );
   });
 });
+
+describe("XEP-0368 direct TLS: the connection is TLS from its first byte", () => {
+  /** A stream on the direct-TLS port, once its handshake (the fake's) is done. */
+  async function direct(peerTls: Partial<PeerTls> = {}, overrides: Partial<InboundStreamDeps> = {}): Promise<Harness> {
+    const h = harness({ directTls: true, ...overrides }, peerTls);
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    return h;
+  }
+
+  test("partner opens its stream over TLS: features carry EXTERNAL and no STARTTLS; EXTERNAL, restart, stanzas", async () => {
+    const h = await direct();
+    assert.equal(h.output(), "", "nothing is written before the peer's header (no <proceed/>)");
+    await h.send(HEADER("secure.test"));
+    assert.match(h.output(), /<stream:stream [^>]*from='gateway.test' to='secure.test'/);
+    assert.doesNotMatch(h.output(), /starttls|proceed/, "TLS is already up: no STARTTLS offered");
+    assert.match(h.output(), /<mechanism>EXTERNAL<\/mechanism>/);
+    assert.doesNotMatch(h.output(), /dialback xmlns/, "dialback not offered: SASL Required");
+    await h.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`);
+    assert.match(h.output(), /<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'\/>$/);
+    await h.send(HEADER("secure.test"));
+    await h.send(MSG("romeo@secure.test"));
+    assert.deepEqual(h.authenticated, ["secure.test/sasl-external"]);
+    assert.equal(h.accepted.length, 1);
+    assert.equal(h.closed, false);
+  });
+
+  test("a partner whose TLS is Required passes without STARTTLS; dialback is offered as after STARTTLS", async () => {
+    const h = await direct({ authorized: false, authorizationError: "SELF_SIGNED_CERT_IN_CHAIN" });
+    await h.send(HEADER("either.test"));
+    assert.doesNotMatch(h.output(), /starttls|EXTERNAL/);
+    assert.match(h.output(), /<dialback xmlns='urn:xmpp:features:dialback'>/);
+    await h.send("<db:result from='either.test' to='gateway.test'>good-key</db:result>");
+    await h.send(MSG("romeo@either.test"));
+    assert.deepEqual(h.authenticated, ["either.test/dialback"]);
+    assert.equal(h.accepted.length, 1);
+  });
+
+  test("<starttls/> on a direct-TLS stream → <failure/>, then policy-violation", async () => {
+    const h = await direct();
+    await h.send(HEADER("secure.test"));
+    await h.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    assert.match(h.output(), /<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'\/>/);
+    assertStreamError(h, "policy-violation");
+    assert.deepEqual(h.authenticated, []);
+  });
+
+  /** A direct-TLS stream whose handshake the test settles by hand. */
+  function handshaking() {
+    const out: string[] = [];
+    const state = { closed: false };
+    let settle: { resolve: (tls: PeerTls) => void; reject: (err: Error) => void } | undefined;
+    const h = harness({
+      directTls: true,
+      transport: {
+        remoteAddress: "127.0.0.2",
+        write: (d) => out.push(d),
+        close: () => {
+          state.closed = true;
+        },
+        startTls: () => new Promise<PeerTls>((resolve, reject) => (settle = { resolve, reject })),
+      },
+    });
+    const settled = async () => {
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    };
+    return { h, out: () => out.join("").replaceAll('"', "'"), state, settle: () => settle, settled };
+  }
+
+  test("bytes before the handshake is done are not read as the stream", async () => {
+    const t = handshaking();
+    t.h.stream.receive(Buffer.from(HEADER("secure.test")));
+    assert.equal(t.out(), "", "no header answered while TLS is being negotiated");
+    t.settle()?.resolve({ authorized: true, matchesDomain: (d) => d === "secure.test" });
+    await t.settled();
+    await t.h.send(HEADER("secure.test"));
+    assert.match(t.out(), /<mechanism>EXTERNAL<\/mechanism>/);
+  });
+
+  test("a failed handshake (plain TCP bytes on the TLS port) → counted as tls-failed, closed, nothing sent", async () => {
+    const t = handshaking();
+    t.settle()?.reject(new Error("wrong version number"));
+    await t.settled();
+    assert.ok(t.state.closed);
+    assert.deepEqual(t.h.refused, [{ condition: "tls-failed", reason: "wrong version number" }]);
+    assert.equal(t.out(), "");
+  });
+});

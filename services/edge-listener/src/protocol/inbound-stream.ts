@@ -58,6 +58,11 @@ export interface InboundStreamDeps {
   findPartner(domain: string): Partner | undefined;
   /** Whether this edge has a certificate to offer STARTTLS with. */
   tlsAvailable: boolean;
+  /**
+   * XEP-0368 direct TLS: the connection is TLS from its first byte. The stream asks the transport's
+   * startTls() at once (no <proceed/>), reads nothing until it is done, then never offers STARTTLS.
+   */
+  directTls?: boolean;
   limits: StreamParserLimits & { preAuthBytes: number };
   newStreamId(): string;
   /** XEP-0220 §2.1.2: ask the dialback authority to check a key with the originating domain. */
@@ -166,6 +171,7 @@ export class InboundStream implements StreamParserEvents {
 
   constructor(private readonly deps: InboundStreamDeps) {
     this.parser = this.newParser();
+    if (deps.directTls === true) void this.secure();
   }
 
   /** Bytes from the socket. */
@@ -428,6 +434,12 @@ export class InboundStream implements StreamParserEvents {
     this.state = "securing";
     this.parser?.reset();
     this.deps.transport.write(`<proceed xmlns='${NS.tls}'/>`);
+    await this.secure();
+  }
+
+  /** The TLS handshake (after <proceed/>, or on connect for XEP-0368), then a fresh stream. */
+  private async secure(): Promise<void> {
+    this.state = "securing";
     try {
       this.tls = await this.deps.transport.startTls();
     } catch (err) {
