@@ -87,6 +87,7 @@ await runService({
       contactUri: `sip:${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port};transport=${listen.transport}`,
       gatewayHost,
       sipSend: (request) => sip.send(request),
+      tellUserOfRequests: true,
       deliverXmpp: (request) => ctx.bus.request<OutboundStanza, OutboundDeliverReply>(subjects.outboundDeliver, request, ["id", "outcome"], establishmentMs + 2000),
       authorize: (request) => ctx.bus.request<OutboundAuthorizeRequest, OutboundAuthorizeReply>(subjects.outboundAuthorize, request, ["allowed"], 5000),
       contactStatus: (request) => ctx.bus.request<ContactStatusRequest, ContactStatusReply>(subjects.contactStatus, request, ["authorised"], 5000),

@@ -171,6 +171,21 @@ test("Carol (Public unverified) is held: nothing sent either way, probes ignored
   assert.deepEqual(await f.store.held(ROMEO), []);
 });
 
+test("with tellUserOfRequests, the user gets one MESSAGE from the contact's address per held request, not per repeat", async () => {
+  const f = fixture({ tellUserOfRequests: true });
+  await f.fromXmpp("carol@unverified.test/x", `<presence type='subscribe' to='${ROMEO}'/>`, "public-unverified");
+  await f.fromXmpp("carol@unverified.test/x", `<presence type='subscribe' to='${ROMEO}'/>`, "public-unverified");
+  await f.settle();
+  const notices = f.sent.filter((r) => r.method === "MESSAGE");
+  assert.equal(notices.length, 1);
+  assert.equal(notices[0]?.uri, "sip:romeo@gateway.test");
+  assert.match(notices[0]?.headers.get("from") ?? "", /^<sip:carol@unverified\.test>;tag=/);
+  assert.match(notices[0]?.body.toString("utf8") ?? "", /carol@unverified\.test would like to see your presence\. Add carol@unverified\.test to your contacts/);
+  assert.equal(f.sent.filter((r) => r.method !== "MESSAGE").length, 0, "nothing else leaves while held");
+  assert.equal(f.xmpp.length, 0);
+  assert.ok(f.events.some((e) => e.kind === "request-notice" && e.outcome === "ok"));
+});
+
 test("an allow-list change that does not authorise the contact keeps it held", async () => {
   const f = fixture({ status: { v: 1, authorised: false, xmppAccess: true, partnerType: "public-unverified" } });
   await f.fromXmpp("carol@unverified.test/x", `<presence type='subscribe' to='${ROMEO}'/>`, "public-unverified");

@@ -24,6 +24,7 @@ import type {
   SipDeliveryRequest,
   SipDeliveryResult,
 } from "@passerelle/contracts";
+import { buildSipMessage } from "./domain/message-mapping.ts";
 import { generateCallId, generateTag, parseNameAddr, formatUri, reasonPhrase, type ClientTransactionResult, type SipRequest } from "@passerelle/sip";
 import { Jid, serialize, xml, type Element } from "@passerelle/xmpp";
 import type { PairRecord, PresenceStore, WatchDialog, WatcherDialog } from "./adapters/presence-store.ts";
@@ -87,6 +88,12 @@ export interface PresenceOptions {
   maxHeldPerUser: number;
   /** gateway.timeouts.subscriptionRefresh: how often a contact we watch is probed again (ms). */
   probeIntervalMs: number;
+  /**
+   * Tell the internal user, by a SIP MESSAGE from the contact's address, that a contact's request
+   * waits for their authorisation (once per request): SIP clients have no standard place for it
+   * without presence.winfo, and a held request the user never hears of is never approved.
+   */
+  tellUserOfRequests?: boolean;
   /** Told of each thing done or refused, for logs and metrics. */
   onEvent?: (event: PresenceEvent) => void;
 }
@@ -437,10 +444,10 @@ export class PresenceService {
     if (!flagsOf(record.state).to && !pendingOut(record.state)) delete record.contactPresence;
     await this.save(record);
     this.o.onEvent?.({ kind: `${event.direction}-${event.type}`, outcome: "ok", user, contact, detail: `${before} → ${result.state}` });
-    await this.carryOut(user, contact, result.actions);
+    await this.carryOut(user, contact, result.actions, { newlyHeld: !flagsOf(before).pendingIn && flagsOf(record.state).pendingIn });
   }
 
-  private async carryOut(user: string, contact: string, actions: readonly SubscriptionAction[]): Promise<void> {
+  private async carryOut(user: string, contact: string, actions: readonly SubscriptionAction[], context: { newlyHeld?: boolean } = {}): Promise<void> {
     for (const action of actions) {
       switch (action.kind) {
         case "xmpp-send":
@@ -448,6 +455,7 @@ export class PresenceService {
           break;
         case "hold-for-approval":
           this.o.onEvent?.({ kind: "hold", outcome: "ok", user, contact, detail: "waiting for the user's authorisation" });
+          if (context.newlyHeld === true && this.o.tellUserOfRequests === true) this.tellUserOfRequest(user, contact);
           break;
         case "sip-watch-start":
           await this.startWatch(user, contact);
@@ -625,6 +633,26 @@ export class PresenceService {
     await this.o.store.bindCall(watch.callId, user, contact, this.o.subscribeExpires + 60);
     await this.save(record);
     await this.sendWatchSubscribe(record, watch, this.o.subscribeExpires);
+  }
+
+  /** A SIP MESSAGE from the contact's address telling the user how to accept; best effort, not awaited. */
+  private tellUserOfRequest(user: string, contact: string): void {
+    const userUri = this.o.mapper.jidToSipUriString(user);
+    const contactUri = this.o.mapper.jidToSipUriString(contact);
+    const request = buildSipMessage({
+      requestUri: userUri,
+      from: `<${contactUri}>;tag=${generateTag()}`,
+      to: `<${userUri}>`,
+      callId: generateCallId(this.o.gatewayHost),
+      body: `${contact} would like to see your presence. Add ${contact} to your contacts to accept; until then they see nothing of it.`,
+    });
+    this.o.sipSend(request).then(
+      (answer) => {
+        const { status } = answer.response;
+        this.o.onEvent?.({ kind: "request-notice", outcome: status >= 200 && status < 300 ? "ok" : "failed", user, contact, status });
+      },
+      (err: unknown) => this.o.onEvent?.({ kind: "request-notice", outcome: "failed", user, contact, detail: (err as Error).message }),
+    );
   }
 
   private async sendWatchSubscribe(record: PairRecord, watch: WatchDialog, expires: number): Promise<void> {
