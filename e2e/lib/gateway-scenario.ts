@@ -66,6 +66,8 @@ export interface SceneOptions {
   natsLeafnodeHub?: { jetstreamDomain: string };
   /** Replicas per service (one each by default), e.g. { policy: 2, "edge-listener": 2 }. */
   replicas?: GatewayOptions["replicas"];
+  /** Also listen for XEP-0368 direct TLS on this port (edge.directTls). */
+  directTlsPort?: number;
 }
 
 export interface Scene {
@@ -132,7 +134,11 @@ export async function startScene(scope: Scope, partners: PartnerServerSpec[], ov
       dialback: { secret: "e2e-dialback-secret-0123456789" },
       timeouts: { keepaliveInterval: 300, streamEstablishment: 20, streamInactivity: 600, subscriptionRefresh: 28800 },
     },
-    edge: { listen: { host: GATEWAY_ADDRESS, port: 5269 }, tls: { certFile: gatewayCert.certFile, keyFile: gatewayCert.keyFile, caFile: ca.certFile } },
+    edge: {
+      listen: { host: GATEWAY_ADDRESS, port: 5269 },
+      tls: { certFile: gatewayCert.certFile, keyFile: gatewayCert.keyFile, caFile: ca.certFile },
+      ...(options.directTlsPort === undefined ? {} : { directTls: { host: GATEWAY_ADDRESS, port: options.directTlsPort } }),
+    },
     nats: { url: nats.url },
     redis: { url: redis.url },
     dns: { server: `${DNS_ADDRESS}:53` },

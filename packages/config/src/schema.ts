@@ -112,8 +112,23 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * XEP-0368 direct TLS for inbound s2s: a second port where TLS starts on connect (ALPN
+         * `xmpp-server`), published as `_xmpps-server._tcp`. Needs `tls`. Absent: no such port.
+         */
+        directTls: z
+          .object({
+            host: z.string().min(1).default("0.0.0.0"),
+            port: z.number().int().min(0).max(65535).default(5270),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
+      .refine((edge) => edge.directTls === undefined || edge.tls !== undefined, {
+        message: "edge.directTls needs a certificate: set edge.tls",
+        path: ["directTls"],
+      })
       .prefault({}),
     nats: z.object({ url: z.string().min(1).default("nats://127.0.0.1:4222") }).strict().prefault({}),
     redis: z.object({ url: z.string().min(1).default("redis://127.0.0.1:6379") }).strict().prefault({}),

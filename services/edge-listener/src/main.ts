@@ -1,4 +1,4 @@
-/** edge-listener: inbound server-to-server streams on 5269, STARTTLS, SASL EXTERNAL, dialback. */
+/** edge-listener: inbound server-to-server streams on 5269 (STARTTLS) and optionally 5270 (XEP-0368 direct TLS), SASL EXTERNAL, dialback. */
 import { streamNoLongerAllowed } from "@passerelle/config";
 import {
   queues,
@@ -66,6 +66,10 @@ await runService({
       inactivityTimeoutMs: config.gateway.timeouts.streamInactivity * 1000,
       stanzasPerSecond: config.gateway.limits.stanzasPerSecondPerStream,
       tls,
+      directTls:
+        config.edge.directTls === undefined
+          ? undefined
+          : { host: config.edge.directTls.host, port: Number(process.env.PASSERELLE_EDGE_DIRECT_TLS_PORT ?? config.edge.directTls.port) },
       log,
       metrics: ctx.metrics,
       saturated: () => publisher.saturated,
@@ -179,7 +183,15 @@ await runService({
     });
 
     const where = await listener.listen();
-    log.info({ s2s: `${where.host}:${where.port}`, tls: tls !== undefined, queue: queues.edgeListener }, "listening for XMPP servers");
+    log.info(
+      {
+        s2s: `${where.host}:${where.port}`,
+        tls: tls !== undefined,
+        ...(where.directTls === undefined ? {} : { directTls: `${where.directTls.host}:${where.directTls.port}` }),
+        queue: queues.edgeListener,
+      },
+      "listening for XMPP servers",
+    );
     ctx.addReadinessCheck("s2s-listener", () => true);
     ctx.onShutdown(async () => {
       await listener.close();

@@ -1,6 +1,7 @@
 /**
  * The TCP listener for inbound server-to-server streams (port 5269): connection limits, timeouts,
  * read back-pressure, STARTTLS on the live certificate, and one InboundStream per connection.
+ * Optionally a second port (XEP-0368, 5270) where TLS starts on connect: same streams, same limits.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { TLSSocket } from "node:tls";
@@ -19,10 +20,12 @@ export interface ListenerOptions {
   inactivityTimeoutMs: number;
   stanzasPerSecond: number;
   tls: TlsContextStore | undefined;
+  /** XEP-0368 direct TLS: a second listener where TLS starts at once (needs `tls`). */
+  directTls?: { host: string; port: number } | undefined;
   log: Logger;
   metrics: Registry;
   /** Everything InboundStream needs except the transport and the per-connection pieces. */
-  streamDeps: Omit<InboundStreamDeps, "transport" | "tlsAvailable" | "newStreamId" | "events">;
+  streamDeps: Omit<InboundStreamDeps, "transport" | "tlsAvailable" | "directTls" | "newStreamId" | "events">;
   /**
    * Called on authentication; returns the stream error to close the stream with (a connection
    * limit reached, or the partner's entry changed meanwhile), or undefined to keep it. While a
@@ -45,6 +48,9 @@ const CONNECTION = Symbol("passerelle.connection");
 type Owned = Socket & { [CONNECTION]?: Connection };
 
 const newStreamId = (): string => randomBytes(12).toString("base64url");
+
+/** XEP-0368 §3: the ALPN protocol name of a direct-TLS server-to-server connection. */
+const ALPN_XMPP_SERVER = ["xmpp-server"];
 
 // Socket listeners shared by every connection (no closures per connection: an idle stream's
 // memory is the bar, bench/idle-connections.ts).
@@ -110,6 +116,8 @@ class Connection implements StreamTransport, InboundStreamEvents {
   constructor(
     private readonly listener: S2SListener,
     private readonly raw: Owned,
+    /** Accepted on the direct-TLS port: the stream starts the handshake at once. */
+    readonly direct: boolean,
   ) {
     this.socket = raw;
     this.remoteAddress = raw.remoteAddress ?? "unknown";
@@ -119,6 +127,7 @@ class Connection implements StreamTransport, InboundStreamEvents {
       ...listener.o.streamDeps,
       transport: this,
       tlsAvailable: listener.o.tls !== undefined,
+      directTls: direct,
       newStreamId,
       events: this,
     });
@@ -147,6 +156,7 @@ class Connection implements StreamTransport, InboundStreamEvents {
         secureContext: tlsStore.context,
         requestCert: true,
         rejectUnauthorized: false,
+        ...(this.direct ? { ALPNProtocols: ALPN_XMPP_SERVER } : {}),
       });
       secure[CONNECTION] = this;
       this.socket = secure;
@@ -162,19 +172,23 @@ class Connection implements StreamTransport, InboundStreamEvents {
     this.tlsPending = undefined;
     const verdict = peerVerification(secure);
     this.listener.o.log.debug(
-      { remote: this.remoteAddress, authorized: verdict.authorized, authorizationError: verdict.error, protocol: secure.getProtocol() },
+      { remote: this.remoteAddress, listener: this.listenerName, authorized: verdict.authorized, authorizationError: verdict.error, protocol: secure.getProtocol() },
       "inbound TLS established",
     );
     pending?.resolve(new SocketPeerTls(secure, verdict.authorized, verdict.error));
   }
 
   tlsError(secure: TLSSocket, err: Error): void {
-    this.listener.o.log.info({ err: err.message, remote: this.remoteAddress }, "TLS handshake or session failed");
+    this.listener.o.log.info({ err: err.message, remote: this.remoteAddress, listener: this.listenerName }, "TLS handshake or session failed");
     const pending = this.tlsPending;
     this.tlsPending = undefined;
     pending?.reject(err);
     this.stream.socketClosed();
     secure.destroy();
+  }
+
+  get listenerName(): "plain" | "direct-tls" {
+    return this.direct ? "direct-tls" : "plain";
   }
 
   rawError(err: Error): void {
@@ -190,7 +204,7 @@ class Connection implements StreamTransport, InboundStreamEvents {
   refused(info: { streamId: string | undefined; condition: string; reason: string; partner: string | undefined }): void {
     this.listener.refusals.inc({ condition: info.condition });
     this.listener.o.log.info(
-      { stream: info.streamId, partner: info.partner, condition: info.condition, reason: info.reason, remote: this.remoteAddress },
+      { stream: info.streamId, partner: info.partner, condition: info.condition, reason: info.reason, remote: this.remoteAddress, listener: this.listenerName },
       "inbound stream refused",
     );
   }
@@ -245,6 +259,8 @@ class Connection implements StreamTransport, InboundStreamEvents {
 
 export class S2SListener {
   private readonly server: Server;
+  private readonly directServer: Server | undefined;
+  private readonly accepted: Counter<"listener">;
   private readonly connections = new Map<InboundStream, Connection>();
   private readonly gauge: Gauge;
   readonly refusals: Counter<"condition">;
@@ -260,6 +276,12 @@ export class S2SListener {
     this.stanzaBytes = new Histogram({ name: "passerelle_edge_stanza_bytes", help: "Size of accepted inbound stanzas", buckets: [256, 1024, 4096, 16384, 65536, 262144], registers: [o.metrics] });
     this.server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.server.on("error", (err) => o.log.error({ err }, "s2s listener error"));
+    this.accepted = new Counter({ name: "passerelle_edge_connections_accepted_total", help: "Inbound s2s connections accepted, by listener (plain: STARTTLS port; direct-tls: XEP-0368)", labelNames: ["listener"], registers: [o.metrics] });
+    if (o.directTls !== undefined) {
+      if (o.tls === undefined) throw new Error("edge.directTls needs a certificate (edge.tls)");
+      this.directServer = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket, true));
+      this.directServer.on("error", (err) => o.log.error({ err }, "direct-TLS s2s listener error"));
+    }
     // Deadlines are checked at a quarter of the shorter timeout (at most every second, at least
     // every 100 ms): a stream is closed at most that late.
     const tick = Math.max(100, Math.min(1000, Math.floor(Math.min(o.establishmentTimeoutMs, o.inactivityTimeoutMs) / 4)));
@@ -267,17 +289,11 @@ export class S2SListener {
     this.sweeper.unref();
   }
 
-  async listen(): Promise<{ host: string; port: number }> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
-    const address = this.server.address();
-    const port = typeof address === "object" && address !== null ? address.port : this.o.port;
-    return { host: this.o.host, port };
+  async listen(): Promise<{ host: string; port: number; directTls?: { host: string; port: number } }> {
+    const port = await listenOn(this.server, this.o.host, this.o.port);
+    const direct = this.o.directTls;
+    if (this.directServer === undefined || direct === undefined) return { host: this.o.host, port };
+    return { host: this.o.host, port, directTls: { host: direct.host, port: await listenOn(this.directServer, direct.host, direct.port) } };
   }
 
   get open(): number {
@@ -287,7 +303,9 @@ export class S2SListener {
   /** Stop accepting and close every stream with `system-shutdown`. */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all(
+      [this.server, this.directServer].map((server) => (server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
+    );
     for (const stream of [...this.connections.keys()]) stream.fail(new StreamError("system-shutdown", "the gateway is restarting"));
     await closed;
   }
@@ -333,7 +351,7 @@ export class S2SListener {
     connection.establishBy = 0;
     this.gauge.inc({ state: "authenticated" });
     this.gauge.dec({ state: "negotiating" });
-    this.o.log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls }, "inbound stream authenticated");
+    this.o.log.info({ stream: info.streamId, partner: info.domain, method: info.method, tls: info.tls, listener: connection.listenerName }, "inbound stream authenticated");
     const refusal = this.o.onAuthenticated(stream, info);
     if (refusal === undefined) return;
     if (refusal instanceof StreamError) return stream.fail(refusal);
@@ -376,11 +394,13 @@ export class S2SListener {
     }
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(socket: Socket, direct = false): void {
     socket.setKeepAlive(true, 60_000);
-    const connection = new Connection(this, socket);
+    this.accepted.inc({ listener: direct ? "direct-tls" : "plain" });
+    // On the direct-TLS port the stream has already put a TLS socket over this one, which reads it.
+    const connection = new Connection(this, socket, direct);
     socket.on("error", onRawError);
-    socket.on("data", onSocketData);
+    if (!direct) socket.on("data", onSocketData);
     socket.on("close", onRawClose);
     if (this.connections.size >= this.o.connectionLimit) {
       // Counted once, by the stream's own "refused" event.
@@ -392,6 +412,18 @@ export class S2SListener {
     connection.establishBy = Date.now() + this.o.establishmentTimeoutMs;
     connection.tracked = true;
   }
+}
+
+async function listenOn(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === "object" && address !== null ? address.port : port;
 }
 
 /**
