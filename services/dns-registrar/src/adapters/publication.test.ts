@@ -95,3 +95,17 @@ test("a refused removal keeps the record in the store, to be tried again at the 
   const metrics = await registry.metrics();
   assert.match(metrics, /passerelle_dns_published_removed_total\{outcome="refused"\} 2/);
 });
+
+test("edge.directTls set: _xmpps-server published beside _xmpp-server; unset: exactly it removed, the domain's own record stays", async () => {
+  const f = fakes();
+  const withDirect = { ...settings(["contoso.com"]), directTlsPort: 5270 };
+  const p = new Publication({ publisher: f.publisher, store: f.store, settings: withDirect, log, metrics: new Registry(), server: "x", keyName: "k" });
+  await p.trigger("start");
+  assert.deepEqual([...f.stored.keys()].sort(), ["_xmpp-server._tcp.contoso.com", "_xmpps-server._tcp.contoso.com"]);
+  assert.deepEqual(f.zone.get("_xmpps-server._tcp.contoso.com"), [{ priority: 0, weight: 5, port: 5270, target: "edge.contoso.com" }]);
+  await p.apply(settings(["contoso.com"]), "configuration file changed");
+  assert.deepEqual(f.calls.slice(-1), ["remove _xmpps-server._tcp.contoso.com 1"]);
+  assert.deepEqual([...f.stored.keys()], ["_xmpp-server._tcp.contoso.com"]);
+  assert.equal(f.zone.has("_xmpps-server._tcp.contoso.com"), false);
+  assert.equal(f.zone.has("_xmpp-server._tcp.contoso.com"), true);
+});

@@ -28,6 +28,7 @@ export function publicationSettingsOf(config: GatewayConfig): PublicationSetting
     domains: config.domains.map((d) => d.xmpp.toLowerCase()),
     edgeFqdn: config.gateway.edgeFqdn,
     port: config.edge.listen.port,
+    ...(config.edge.directTls === undefined ? {} : { directTlsPort: config.edge.directTls.port }),
     ttl: publish.ttl,
     priority: publish.priority,
     weight: publish.weight,
@@ -163,7 +164,8 @@ export class Publication {
         }
         this.removed.inc({ outcome: "ok" });
         this.updates.inc({ outcome: "ok" });
-        this.inSync.remove({ domain: entry.domain });
+        // A domain still ours (only its `_xmpps-server` record went) keeps its gauge.
+        if (!settings.domains.includes(entry.domain)) this.inSync.remove({ domain: entry.domain });
         await store.forget(entry.name);
         log.info({ ...base, records: entry.records }, "published SRV records removed");
       } catch (err) {

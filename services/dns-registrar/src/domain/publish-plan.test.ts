@@ -11,6 +11,14 @@ test("one _xmpp-server._tcp RRset per local domain, pointing at the edge", () =>
   ]);
 });
 
+test("with a direct-TLS port, also _xmpps-server._tcp per domain (XEP-0368) → the edge and that port", () => {
+  assert.deepEqual(desiredRrsets(["contoso.com"], { ...settings, directTlsPort: 5270 }), [
+    { domain: "contoso.com", name: "_xmpp-server._tcp.contoso.com", records: [{ priority: 0, weight: 5, port: 5269, target: "edge.contoso.com" }] },
+    { domain: "contoso.com", name: "_xmpps-server._tcp.contoso.com", records: [{ priority: 0, weight: 5, port: 5270, target: "edge.contoso.com" }] },
+  ]);
+  assert.ok(desiredRrsets(["contoso.com"], { ...settings, directTlsPort: undefined }).every((r) => !r.name.startsWith("_xmpps-server.")));
+});
+
 test("drift: missing, differs, in sync (case and final dot ignored)", () => {
   const [rrset] = desiredRrsets(["contoso.com"], settings);
   assert.ok(rrset);

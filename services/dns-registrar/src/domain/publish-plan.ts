@@ -8,6 +8,8 @@ export interface PublishSettings {
   readonly ttl: number;
   readonly priority: number;
   readonly weight: number;
+  /** The edge's XEP-0368 direct-TLS port (`edge.directTls`); undefined: none, nothing published for it. */
+  readonly directTlsPort?: number | undefined;
 }
 
 export interface DesiredRrset {
@@ -17,13 +19,16 @@ export interface DesiredRrset {
   readonly records: readonly SrvData[];
 }
 
-/** RFC 6120 §3.2.1: `_xmpp-server._tcp.<domain>` → the edge FQDN and port. (XEP-0368 `_xmpps-server` needs a direct-TLS port: none is configured today.) */
+/**
+ * RFC 6120 §3.2.1: `_xmpp-server._tcp.<domain>` → the edge FQDN and port; and, when the edge has a
+ * direct-TLS port, XEP-0368 §3 `_xmpps-server._tcp.<domain>` → the edge FQDN and that port.
+ */
 export function desiredRrsets(domains: readonly string[], settings: PublishSettings): DesiredRrset[] {
-  return domains.map((domain) => ({
-    domain,
-    name: `_xmpp-server._tcp.${domain}`,
-    records: [{ priority: settings.priority, weight: settings.weight, port: settings.port, target: settings.edgeFqdn }],
-  }));
+  const srv = (port: number): SrvData[] => [{ priority: settings.priority, weight: settings.weight, port, target: settings.edgeFqdn }];
+  return domains.flatMap((domain) => [
+    { domain, name: `_xmpp-server._tcp.${domain}`, records: srv(settings.port) },
+    ...(settings.directTlsPort === undefined ? [] : [{ domain, name: `_xmpps-server._tcp.${domain}`, records: srv(settings.directTlsPort) }]),
+  ]);
 }
 
 export type Drift = "in-sync" | "missing" | "differs";
