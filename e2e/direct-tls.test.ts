@@ -2,10 +2,28 @@
 // (it tries it before `_xmpp-server`, mod_s2s), opens TLS on connect to the edge's direct-TLS port,
 // authenticates with SASL EXTERNAL, and Alice's message reaches Juliet's SIP user agent (sipp).
 // Then the hostile basics on that port: plain XML bytes to the TLS port are refused, logged and
-// counted, and the edge keeps serving.
+// counted, and the edge keeps serving. Last, the dns-registrar alone against a real bind9 (dynamic
+// zone, TSIG): `_xmpps-server._tcp` published with edge.directTls, removed when it is taken out.
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { connectXmppClient, createScope, startSipUas, sweepStaleNetns, xmppServerRecords, type SipUas, type XmppClient } from "@passerelle/testkit";
+import type { RawConfig } from "@passerelle/config";
+import { startGateway } from "@passerelle/launcher";
+import {
+  connectXmppClient,
+  createNetns,
+  createScope,
+  createSelfSigned,
+  sleep,
+  startBind9,
+  startNats,
+  startRedis,
+  startSipUas,
+  sweepStaleNetns,
+  xmppServerRecords,
+  type SipUas,
+  type XmppClient,
+} from "@passerelle/testkit";
 import { GATEWAY_ADDRESS, GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene, waitForLogLine, type Scene } from "./lib/gateway-scenario.ts";
 
 const DIRECT_TLS_PORT = 5270;
@@ -75,5 +93,56 @@ describe("XEP-0368 direct TLS: Prosody → edge on 5270, TLS from the first byte
     // Still serving: Alice's next message arrives.
     await aliceClient.send(juliet, "Still there?");
     await julietUa.waitForMessage("Still there?", 30_000);
+  });
+});
+
+describe("dns-registrar: _xmpps-server._tcp follows edge.directTls (real bind9, signed dynamic update)", { timeout: 60_000 }, () => {
+  const scope = createScope("direct-tls-dns");
+  after(() => scope.close());
+
+  it("published → edge FQDN and 5270 beside _xmpp-server; removed when edge.directTls is taken out, _xmpp-server stays", async () => {
+    sweepStaleNetns();
+    const dnsAddress = "127.0.0.53";
+    const edge = "edge.gateway.test";
+    const netns = await createNetns(scope, { addresses: [dnsAddress, GATEWAY_ADDRESS], nameserver: dnsAddress, label: "dtlsdns" });
+    const dns = await startBind9(scope, { netns, address: dnsAddress, zones: [{ domain: GATEWAY_DOMAIN, dynamic: true, records: [{ type: "A", name: edge, address: GATEWAY_ADDRESS }] }] });
+    assert.ok(dns.tsig);
+    const [nats, redis] = await Promise.all([startNats(scope, { netns, host: "127.0.0.1" }), startRedis(scope, { netns, host: "127.0.0.1" })]);
+    const cert = await createSelfSigned(scope.dir("pki"), [GATEWAY_DOMAIN]);
+    const config: RawConfig = {
+      domains: [{ xmpp: GATEWAY_DOMAIN }],
+      gateway: { edgeFqdn: edge, dialback: { secret: "e2e-dialback-secret-0123456789" } },
+      edge: { listen: { host: GATEWAY_ADDRESS, port: 5269 }, tls: { certFile: cert.certFile, keyFile: cert.keyFile }, directTls: { port: DIRECT_TLS_PORT } },
+      nats: { url: nats.url },
+      redis: { url: redis.url },
+      dns: { server: `${dnsAddress}:53`, publish: { server: `${dnsAddress}:53`, tsig: { name: dns.tsig.name, secretFile: dns.tsig.file } } },
+      sip: { proxy: { host: "127.0.0.4" } },
+      services: { dnsRegistrar: { http: { host: "127.0.0.1", port: 9106 } } },
+    };
+    const gateway = await startGateway(scope, { config, netns, replicas: { "dns-registrar": 1 }, env: { LOG_LEVEL: "debug" } });
+    const registrar = gateway.services.find((x) => x.name === "dns-registrar");
+    assert.ok(registrar);
+    const lines = (): Record<string, unknown>[] =>
+      readFileSync(registrar.process.logFile, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const waitFor = async (test: (l: Record<string, unknown>) => boolean): Promise<void> => {
+      for (let i = 0; i < 150; i++) {
+        if (lines().some(test)) return;
+        await sleep(100);
+      }
+      throw new Error(`no such dns-registrar line; last:\n${lines().slice(-5).map((l) => JSON.stringify(l)).join("\n")}`);
+    };
+    await waitFor((l) => l.msg === "published SRV records updated" && l.name === `_xmpps-server._tcp.${GATEWAY_DOMAIN}`);
+    assert.equal(await dns.dig("SRV", `_xmpps-server._tcp.${GATEWAY_DOMAIN}`), `0 5 ${DIRECT_TLS_PORT} ${edge}.`);
+    assert.equal(await dns.dig("SRV", `_xmpp-server._tcp.${GATEWAY_DOMAIN}`), `0 5 5269 ${edge}.`);
+
+    // The operator takes edge.directTls out of the file: only that record goes.
+    const { directTls: _dropped, ...edgeWithout } = config.edge ?? {};
+    writeFileSync(gateway.configFile, JSON.stringify({ ...config, edge: edgeWithout }, null, 2));
+    await waitFor((l) => l.msg === "published SRV records removed" && l.name === `_xmpps-server._tcp.${GATEWAY_DOMAIN}`);
+    assert.equal(await dns.dig("SRV", `_xmpps-server._tcp.${GATEWAY_DOMAIN}`), "");
+    assert.equal(await dns.dig("SRV", `_xmpp-server._tcp.${GATEWAY_DOMAIN}`), `0 5 5269 ${edge}.`);
   });
 });

@@ -22,3 +22,10 @@ test("anything else is refused: not JSON, a name that is not the domain's, bad r
   assert.equal(entry({ domain: "contoso.com", zone: "contoso.com", records: Array.from({ length: 33 }, () => record) }), undefined);
   assert.equal(entry({ domain: "contoso.com", records: [record] }), undefined);
 });
+
+test("an XEP-0368 `_xmpps-server._tcp` entry of the domain is read back; another service name is not", () => {
+  const value = JSON.stringify({ domain: "contoso.com", zone: "contoso.com", records: [record] });
+  assert.equal(parsePublished("_xmpps-server._tcp.contoso.com", value)?.name, "_xmpps-server._tcp.contoso.com");
+  assert.equal(parsePublished("_xmpps-server._tcp.fabrikam.com", value), undefined);
+  assert.equal(parsePublished("_xmpp-client._tcp.contoso.com", value), undefined);
+});

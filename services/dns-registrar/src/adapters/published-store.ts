@@ -1,7 +1,8 @@
 /**
  * What this registrar published, remembered in Redis so that a record is removed when its domain
  * goes — even by another replica, or after a restart. One hash, `passerelle:dns:published`:
- * field = the owner name (`_xmpp-server._tcp.<domain>`), value = JSON { domain, zone, records }.
+ * field = the owner name (`_xmpp-server._tcp.<domain>` or, XEP-0368, `_xmpps-server._tcp.<domain>`),
+ * value = JSON { domain, zone, records }.
  */
 import type { ServiceContext } from "@passerelle/runtime";
 import type { SrvData } from "../protocol/update.ts";
@@ -39,7 +40,7 @@ export function parsePublished(name: string, text: string): PublishedRrset | und
   const v = value as Record<string, unknown>;
   if (typeof v.domain !== "string" || typeof v.zone !== "string" || !Array.isArray(v.records)) return undefined;
   if (v.records.length > MAX_RECORDS || !v.records.every(isSrv)) return undefined;
-  if (name !== `_xmpp-server._tcp.${v.domain}`) return undefined;
+  if (name !== `_xmpp-server._tcp.${v.domain}` && name !== `_xmpps-server._tcp.${v.domain}`) return undefined;
   return { domain: v.domain, name, zone: v.zone, records: v.records };
 }
 
