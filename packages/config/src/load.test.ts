@@ -128,3 +128,12 @@ test("the configuration path comes from --config, else PASSERELLE_CONFIG", () =>
   assert.equal(configPathFrom([], { PASSERELLE_CONFIG: "/c.yaml" }), "/c.yaml");
   assert.equal(configPathFrom([], {}), undefined);
 });
+
+test("edge.directTls (XEP-0368): port 5270 by default, and refused without a certificate", () => {
+  const tls = { certFile: "/etc/passerelle/tls.crt", keyFile: "/etc/passerelle/tls.key" };
+  const c = validateConfig({ ...minimal, edge: { tls, directTls: {} } });
+  assert.equal(c.edge.directTls?.port, 5270);
+  assert.equal(validateConfig(minimal).edge.directTls, undefined, "off unless asked for");
+  const problems = problemsOf({ ...minimal, edge: { directTls: { port: 5270 } } });
+  assert.ok(problems.some((p) => p.includes("edge.directTls needs a certificate: set edge.tls")), problems.join("\n"));
+});
