@@ -521,6 +521,22 @@ describe("gated objects", () => {
       ]),
     );
 
+  test("direct TLS (XEP-0368): off by default; when set, the edge Pods and the s2s Service open it and the config carries it", () => {
+    const portsOf = (objects: RenderedObject[]) => {
+      const edge = byComponent(ofKind<{ spec: { template: { spec: { containers: { ports?: { name: string; containerPort: number }[] }[] } } } }>(objects, "Deployment")).get("edge-listener");
+      return new Map((edge?.spec.template.spec.containers[0]?.ports ?? []).map((p) => [p.name, p.containerPort]));
+    };
+    const servicePorts = (objects: RenderedObject[]) =>
+      ofKind<{ spec: { ports: { name: string; port: number }[] } }>(objects, "Service").flatMap((svc) => svc.spec.ports.map((p) => `${p.name}:${p.port}`));
+    const plain = render();
+    assert.equal(portsOf(plain).has("xmpps-s2s"), false);
+    assert.ok(!servicePorts(plain).some((p) => p.startsWith("xmpps-s2s")));
+    const direct = render(["--set", "config.edge.directTls.port=5270"]);
+    assert.equal(portsOf(direct).get("xmpps-s2s"), 5270);
+    assert.ok(servicePorts(direct).includes("xmpps-s2s:5270"));
+    assert.deepEqual((renderedConfig(direct).document.edge as { directTls?: unknown }).directTls, { port: 5270 });
+  });
+
   test("traces: no exporter, no tracing variables; with an endpoint, the sampler and its ratio reach every service", () => {
     const envOf = (objects: RenderedObject[]) =>
       ofKind<{ spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } }>(objects, "Deployment").map(
