@@ -215,4 +215,21 @@ describe("dns-registrar publishes our SRV records by signed dynamic update", { t
     assert.equal(sample(text, "passerelle_dns_published_in_sync", 'domain="second.test"'), undefined, "a domain that went has no in-sync gauge");
     await gateway.stop();
   });
+
+  it("a record edited by hand is found and repaired by the periodic check, with no event or file change", async () => {
+    assert.ok(dns.tsig);
+    const base = config(dns.tsig.file, 9108);
+    const checked: RawConfig = { ...base, dns: { ...base.dns, publish: { ...base.dns?.publish, server: `${DNS_ADDRESS}:53`, tsig: { name: dns.tsig.name, secretFile: dns.tsig.file }, checkInterval: 5 } } };
+    const since = linesOf(join(scope.workDir, "dns-registrar-0.log")).length;
+    const gateway = await startGateway(scope, { config: checked, netns, replicas: { "dns-registrar": 1 }, env: { LOG_LEVEL: "debug" } });
+    await waitForLine(gateway, (l) => (l.msg === "published SRV records updated" || l.msg === "published SRV records in sync") && l.domain === "gateway.test" && l.reason === "start", 15_000, since);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), `0 5 5269 ${EDGE}.`);
+    const edited = await dns.nsupdate("zone gateway.test\nupdate delete _xmpp-server._tcp.gateway.test SRV\nupdate add _xmpp-server._tcp.gateway.test 60 IN SRV 0 0 5999 rogue.gateway.test.");
+    assert.equal(edited.code, 0, edited.stderr);
+    const drifted = await waitForLine(gateway, (l) => l.msg === "published SRV records drifted" && l.domain === "gateway.test" && l.reason === "periodic check", 15_000, since);
+    assert.equal(drifted.drift, "differs");
+    await waitForLine(gateway, (l) => l.msg === "published SRV records updated" && l.domain === "gateway.test" && l.reason === "periodic check", 15_000, since);
+    assert.equal(await dns.dig("SRV", "_xmpp-server._tcp.gateway.test"), `0 5 5269 ${EDGE}.`);
+    await gateway.stop();
+  });
 });

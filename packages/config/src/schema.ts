@@ -154,6 +154,8 @@ export const configSchema = z
             ttl: z.number().int().min(0).max(86400).default(300),
             priority: z.number().int().min(0).max(65535).default(0),
             weight: z.number().int().min(0).max(65535).default(5),
+            /** Seconds between checks of our records as the server has them (drift repaired, reported); also at start and on changes. */
+            checkInterval: z.number().int().min(5).max(86400).default(300),
           })
           .strict()
           .optional(),

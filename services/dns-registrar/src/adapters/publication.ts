@@ -194,6 +194,10 @@ export function startPublishing(ctx: ServiceContext): void {
   const publisher = new Publisher({ target: { host, port, key: { name: publish.tsig.name, secret } }, zones: publish.zones, ttl: publish.ttl });
   const publication = new Publication({ publisher, store: new PublishedStore(ctx.redis), settings, log, metrics: ctx.metrics, server: publish.server, keyName: publish.tsig.name });
   void publication.trigger("start");
+  // Records edited or lost on the server in between are found by a periodic look, not only at changes.
+  const periodic = setInterval(() => void publication.trigger("periodic check"), publish.checkInterval * 1000);
+  periodic.unref();
+  ctx.onShutdown(() => clearInterval(periodic));
 
   const reloads = new Counter({
     name: "passerelle_dns_config_reloads_total",
