@@ -19,6 +19,7 @@ test("dns.publish: defaults filled in; optional altogether", () => {
     ttl: 300,
     priority: 0,
     weight: 5,
+    checkInterval: 300,
   });
 });
 
