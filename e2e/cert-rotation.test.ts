@@ -10,8 +10,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfigFile } from "@passerelle/config";
-import { connectXmppClient, createScope, repoRoot, runCommand, startSipUas, sweepStaleNetns, type SipUas, type XmppClient } from "@passerelle/testkit";
-import { GATEWAY_ADDRESS, GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene, waitForLogLine, type Scene } from "./lib/gateway-scenario.ts";
+import { createScope, repoRoot, runCommand, sweepStaleNetns, type SipUas, type XmppClient } from "@passerelle/testkit";
+import { GATEWAY_ADDRESS, GATEWAY_DOMAIN, connectSceneClient, startScene, startSceneUas, waitForLogLine, type Scene } from "./lib/gateway-scenario.ts";
 
 const alice = { username: "alice", password: "alice-pw" };
 const juliet = `juliet@${GATEWAY_DOMAIN}`;
@@ -27,16 +27,8 @@ describe("certificate rotation with `passerelle cert import` while Prosody holds
     scene = await startScene(scope, [
       { kind: "prosody", domain: "prosody.test", address: "127.0.0.2", mode: "certificate", users: [alice], partner: { type: "federated", tls: "required", sasl: "optional", dialback: true } },
     ]);
-    julietUa = await startSipUas(scope, {
-      netns: scene.netns,
-      address: SIP_AGENTS_ADDRESS,
-      port: 5080,
-      user: "juliet",
-      proxy: { address: SIP_PROXY_ADDRESS, port: scene.kamailio.port, domain: GATEWAY_DOMAIN },
-    });
-    const server = scene.servers.get("prosody.test");
-    assert.ok(server);
-    client = await connectXmppClient(scope, { netns: scene.netns, server, ...alice, caFile: scene.ca.certFile, insecureTls: true });
+    julietUa = await startSceneUas(scope, scene, "juliet");
+    client = await connectSceneClient(scope, scene, "prosody.test", alice);
   });
 
   after(() => scope.close());

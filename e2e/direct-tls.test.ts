@@ -10,7 +10,6 @@ import { after, before, describe, it } from "node:test";
 import type { RawConfig } from "@passerelle/config";
 import { startGateway } from "@passerelle/launcher";
 import {
-  connectXmppClient,
   createNetns,
   createScope,
   createSelfSigned,
@@ -18,13 +17,12 @@ import {
   startBind9,
   startNats,
   startRedis,
-  startSipUas,
   sweepStaleNetns,
   xmppServerRecords,
   type SipUas,
   type XmppClient,
 } from "@passerelle/testkit";
-import { GATEWAY_ADDRESS, GATEWAY_DOMAIN, SIP_AGENTS_ADDRESS, SIP_PROXY_ADDRESS, startScene, waitForLogLine, type Scene } from "./lib/gateway-scenario.ts";
+import { GATEWAY_ADDRESS, GATEWAY_DOMAIN, connectSceneClient, startScene, startSceneUas, waitForLogLine, type Scene } from "./lib/gateway-scenario.ts";
 
 const DIRECT_TLS_PORT = 5270;
 const alice = { username: "alice", password: "alice-pw" };
@@ -51,16 +49,8 @@ describe("XEP-0368 direct TLS: Prosody → edge on 5270, TLS from the first byte
         ],
       },
     );
-    julietUa = await startSipUas(scope, {
-      netns: scene.netns,
-      address: SIP_AGENTS_ADDRESS,
-      port: 5080,
-      user: "juliet",
-      proxy: { address: SIP_PROXY_ADDRESS, port: scene.kamailio.port, domain: GATEWAY_DOMAIN },
-    });
-    const server = scene.servers.get("prosody.test");
-    assert.ok(server);
-    aliceClient = await connectXmppClient(scope, { netns: scene.netns, server, ...alice, caFile: scene.ca.certFile, insecureTls: true });
+    julietUa = await startSceneUas(scope, scene, "juliet");
+    aliceClient = await connectSceneClient(scope, scene, "prosody.test", alice);
   });
 
   after(() => scope.close());

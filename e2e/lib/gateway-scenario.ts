@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import type { RawConfig } from "@passerelle/config";
 import { SERVICES, startGateway, type Gateway, type GatewayOptions } from "@passerelle/launcher";
 import {
+  connectXmppClient,
   createNetns,
   createSelfSigned,
   createTestCa,
@@ -14,6 +15,7 @@ import {
   startNats,
   startProsody,
   startRedis,
+  startSipUas,
   xmppServerRecords,
   type Bind9Server,
   type CertificateFiles,
@@ -27,7 +29,9 @@ import {
   type RedisServer,
   type S2sMode,
   type Scope,
+  type SipUas,
   type TestCa,
+  type XmppClient,
   type XmppUser,
 } from "@passerelle/testkit";
 
@@ -203,4 +207,22 @@ export async function waitForLogLine(scene: Scene, service: string, predicate: (
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${service} logged no matching line within ${timeoutMs} ms`);
+}
+
+/** A sipp UAS for an internal user, on SIP_AGENTS_ADDRESS, registered at the scene's Kamailio. */
+export function startSceneUas(scope: Scope, scene: Scene, user: string, port = 5080): Promise<SipUas> {
+  return startSipUas(scope, {
+    netns: scene.netns,
+    address: SIP_AGENTS_ADDRESS,
+    port,
+    user,
+    proxy: { address: SIP_PROXY_ADDRESS, port: scene.kamailio.port, domain: GATEWAY_DOMAIN },
+  });
+}
+
+/** A c2s client of a partner server of the scene (its users trust the scene's CA, or any certificate). */
+export function connectSceneClient(scope: Scope, scene: Scene, domain: string, user: XmppUser): Promise<XmppClient> {
+  const server = scene.servers.get(domain);
+  if (server === undefined) throw new Error(`no partner server ${domain} in the scene`);
+  return connectXmppClient(scope, { netns: scene.netns, server, ...user, caFile: scene.ca.certFile, insecureTls: true });
 }
